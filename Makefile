@@ -1,0 +1,43 @@
+# The two commands a newcomer runs: `make demo` (the main job) and `make test` (every test).
+# Both create .venv if it is missing. PyTorch is installed first, from TORCH (a CPU build by
+# default); with a GPU, e.g. `make test TORCH="torch==2.13.0" TORCH_INDEX="--index-url <your CUDA wheel index>"`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# pytest exits 5 when it collected no test: that is not a failure of the suite.
+PYTEST = $(BIN)/python -m pytest
+
+.PHONY: install test lint typecheck test-rlcore test-template demo bench clean
+
+$(STAMP): rlcore/pyproject.toml requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)" $(TORCH_INDEX)
+	$(BIN)/python -m pip install --quiet -e "rlcore[dev]" -r requirements-dev.txt
+	touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	cd rlcore && ../$(BIN)/mypy
+
+test-rlcore: $(STAMP)
+	cd rlcore && ../$(PYTEST) -q -n 2 || [ $$? -eq 5 ]
+
+test-template: $(STAMP)
+	$(PYTEST) -q tests || [ $$? -eq 5 ]
+
+test: lint typecheck test-rlcore test-template
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo
