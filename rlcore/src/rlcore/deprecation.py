@@ -88,7 +88,9 @@ def _warn(entry: Deprecation, stacklevel: int = 3) -> None:
     warnings.warn(entry.message, RLCoreDeprecationWarning, stacklevel=stacklevel)
 
 
-def deprecated(*, since: str, removed_in: str, replacement: str | None = None, name: str | None = None) -> Callable[[F], F]:
+def deprecated(
+    *, since: str, removed_in: str, replacement: str | None = None, name: str | None = None
+) -> Callable[[F], F]:
     """Mark a function or class as deprecated.
 
     Example:
@@ -115,7 +117,7 @@ def deprecated(*, since: str, removed_in: str, replacement: str | None = None, n
                 _warn(entry)
                 original_init(self, *args, **kwargs)
 
-            obj.__init__ = __init__  # type: ignore[misc]
+            obj.__init__ = __init__  # type: ignore[method-assign]
             obj.__deprecated__ = entry  # type: ignore[attr-defined]
             return obj
 
