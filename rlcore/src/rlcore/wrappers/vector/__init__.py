@@ -1,5 +1,13 @@
-"""Vector-environment twins of :mod:`rlcore.wrappers`, for ``gymnasium.vector.VectorEnv``."""
+"""Vector-environment twins of :mod:`rlcore.wrappers`, for ``gymnasium.vector.VectorEnv``.
+
+Each class has the same name and arguments as its single-env twin and shares its logic; all
+work under the three Gymnasium 1.x autoreset modes (NEXT_STEP, SAME_STEP, DISABLED).
+
+* :class:`FrameStack`: per-sub-env frame stacks, refilled only for sub-envs that reset.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from rlcore.wrappers.vector.frame_stack import FrameStack
+
+__all__ = ["FrameStack"]
