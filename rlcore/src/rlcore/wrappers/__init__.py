@@ -4,10 +4,13 @@ Use Gymnasium's own wrappers (``RecordEpisodeStatistics``, ``TimeLimit``, ``Clip
 ``RescaleAction``, ``NumpyToTorch``, ...) where they do the job; rlcore adds:
 
 * :class:`FrameStack`: the last ``num_stack`` observations, each frame stored once.
+* :class:`TrialWrapper`, :class:`TaskOneHot` and the :class:`TaskEnv` protocol: meta-RL and
+  multi-task (RL^2 trials of k episodes, one-hot task ids).
 """
 
 from __future__ import annotations
 
 from rlcore.wrappers.frame_stack import FrameStack
+from rlcore.wrappers.meta import TaskEnv, TaskOneHot, TrialWrapper, check_task_env
 
-__all__ = ["FrameStack"]
+__all__ = ["FrameStack", "TaskEnv", "TaskOneHot", "TrialWrapper", "check_task_env"]

@@ -1,0 +1,316 @@
+"""Vector twins of :mod:`rlcore.wrappers.normalize`, for every Gymnasium 1.x autoreset mode.
+
+* :class:`NormalizeObservation` - running mean/variance normalisation of the observations.
+* :class:`NormalizeReward` - scaling by the running standard deviation of the discounted return.
+
+Statistics are shared across sub-envs by default (one ``RunningMeanStd(shape)``, whose
+``state_dict`` loads into the single-env wrapper and back), or kept per sub-env with
+``per_env=True`` (``RunningMeanStd(shape, num_streams=num_envs)``).
+
+What enters the statistics is the same in every autoreset mode (see
+:mod:`rlcore.wrappers.vector._autoreset`): the observations of explicit ``reset()`` calls
+(only the reset sub-envs' rows for ``reset(options={"reset_mask": mask})``) and, for every
+transition, the observation it leads to and its discounted return. So:
+
+* NEXT_STEP: the autoreset step (reset observation, reward 0, flags False) is not a
+  transition; it enters no statistics and leaves the return accumulator alone, but its
+  observation is still normalised and returned. (Gymnasium's vector ``NormalizeObservation``
+  lets it in.)
+* SAME_STEP: the statistics take the final observation, ``info["final_obs"]``, of a sub-env
+  whose episode ended, not the reset observation returned in its place; the returned info is
+  a copy whose ``final_obs`` entries are normalised too, so an agent can bootstrap from them.
+  (Gymnasium's vector observation wrappers refuse this mode.)
+* DISABLED: ``reset(options={"reset_mask": mask})`` clears the return accumulators of those
+  sub-envs only (Gymnasium's vector ``NormalizeReward`` clears all of them).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector.utils import batch_space
+
+from rlcore.stats import RunningMeanStd
+from rlcore.wrappers._normalize import (
+    ObservationNormalizerState,
+    RewardNormalizerState,
+    check_clip,
+    check_epsilon,
+    check_gamma,
+    check_rewards_finite,
+    checked_float64,
+    normalize_obs,
+    normalized_box,
+    observation_shape,
+    resolve_rms,
+)
+from rlcore.wrappers.vector._autoreset import AutoresetTracker
+
+__all__ = ["NormalizeObservation", "NormalizeReward"]
+
+
+def _check_per_env(owner: str, per_env: bool) -> bool:
+    if not isinstance(per_env, (bool, np.bool_)):
+        raise TypeError(f"{owner}: per_env must be a bool, got {per_env!r}")
+    return bool(per_env)
+
+
+def _partial(mask: np.ndarray) -> np.ndarray | None:
+    """``mask``, or ``None`` when every row is selected (the statistics then skip the indexing)."""
+    return None if np.count_nonzero(mask) == mask.shape[0] else mask
+
+
+class NormalizeObservation(
+    ObservationNormalizerState,
+    VectorWrapper[np.ndarray, Any, np.ndarray, Any, np.ndarray],
+    gym.utils.RecordConstructorArgs,
+):
+    r"""Normalises observations by the running mean and variance of the observations, per element.
+
+    .. math::
+        \hat o_i = \operatorname{clip}\!\Big(\frac{o_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, -c, c\Big)
+
+    for every sub-env ``i`` (with ``per_env=True``, :math:`\mu_i, \sigma_i^2`). ``obs_rms`` is a
+    float64 :class:`~rlcore.stats.RunningMeanStd` of shape ``S`` (``per_env``: of
+    ``num_streams=num_envs``), prior count ``1e-4``; it is updated before the batch is
+    normalised, with the rows described in the module docstring.
+
+    Observations: a batch ``(num_envs, *S)`` of a ``Box`` space, any real dtype, in; float32
+    ``(num_envs, *S)`` out. ``single_observation_space`` becomes ``Box(-inf, inf, S, float32)``
+    (``Box(-clip, clip, ...)`` with ``clip``). In SAME_STEP mode the returned info is a new dict
+    whose ``final_obs`` is a new object array with the finished sub-envs' final observations
+    normalised (float32); the inner env's info is not modified.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from rlcore.wrappers.vector.normalize import NormalizeObservation
+        >>> envs = gym.make_vec("CartPole-v1", num_envs=3, vectorization_mode="sync")
+        >>> envs = NormalizeObservation(envs, per_env=True)
+        >>> obs, info = envs.reset(seed=0)
+        >>> obs.shape, obs.dtype
+        ((3, 4), dtype('float32'))
+        >>> for _ in range(4):
+        ...     obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+        >>> envs.obs_rms.count  # per sub-env: the 1e-4 prior and 5 observations
+        array([5.0001, 5.0001, 5.0001])
+        >>> envs.state_dict()["obs_rms"]["mean"].shape
+        torch.Size([3, 4])
+
+    Args:
+        env: the vector env; its single observation space must be a ``Box``.
+        epsilon: added to the variance under the square root; ``> 0``.
+        clip: ``None``, or a bound ``> 0`` for the absolute value of the normalised observation.
+        obs_rms: statistics to share, of the layout ``per_env`` asks for; ``None`` for new ones.
+        per_env: one statistic per sub-env instead of one shared by all.
+
+    Raises:
+        TypeError: if the single observation space is not a ``Box``, or an argument has the
+            wrong type.
+        ValueError: for a bad ``epsilon``, ``clip`` or ``obs_rms`` layout; and from ``reset`` /
+            ``step``, for an observation with NaN or inf (the message names the sub-env and
+            the element), before the statistics are touched.
+
+    Change logs:
+     * v0.1.0 - Initially added
+    """
+
+    def __init__(
+        self,
+        env: VectorEnv,
+        epsilon: float = 1e-8,
+        clip: float | None = None,
+        obs_rms: RunningMeanStd | None = None,
+        per_env: bool = False,
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(
+            self, epsilon=epsilon, clip=clip, obs_rms=obs_rms, per_env=per_env
+        )
+        VectorWrapper.__init__(self, env)
+        name = type(self).__name__
+        self.epsilon = check_epsilon(name, epsilon)
+        self.clip = check_clip(name, clip)
+        self.per_env = _check_per_env(name, per_env)
+        shape = observation_shape(name, env.single_observation_space)
+        self._batch_shape = (self.num_envs, *shape)
+        self.obs_rms = resolve_rms(name, "obs_rms", obs_rms, shape, self.num_envs if self.per_env else None)
+        self.single_observation_space = normalized_box(shape, self.clip)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._tracker = AutoresetTracker(env)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset (some) sub-envs; the reset rows enter the statistics (unless frozen)."""
+        # Before env.reset: Gymnasium's vector envs pop "reset_mask" out of the options.
+        reset = self._tracker.on_reset(options)
+        obs, info = self.env.reset(seed=seed, options=options)
+        x = checked_float64("NormalizeObservation", obs, self._batch_shape, batched=True)
+        if not self._frozen:
+            self.obs_rms.update(x, _partial(reset), check_finite=False)
+        return normalize_obs(x, self.obs_rms, self.epsilon, self.clip), info
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step the sub-envs; each transition's next observation enters the statistics (unless frozen)."""
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        started, transition = self._tracker.on_step(terminated, truncated)
+        x = checked_float64("NormalizeObservation", obs, self._batch_shape, batched=True)
+        entering = x
+        finished = self._tracker.mode == AutoresetMode.SAME_STEP and np.count_nonzero(started) > 0
+        if finished:
+            entering = self._with_final_obs(x, info, started)
+        if not self._frozen:
+            # Only NEXT_STEP has steps that are not transitions (its autoreset steps).
+            mask = _partial(transition) if self._tracker.mode == AutoresetMode.NEXT_STEP else None
+            self.obs_rms.update(entering, mask, check_finite=False)
+        normalized = normalize_obs(x, self.obs_rms, self.epsilon, self.clip)
+        if finished:
+            # Normalising the whole batch keeps per-env statistics aligned with their rows;
+            # it happens only on steps where an episode ended.
+            final = normalize_obs(entering, self.obs_rms, self.epsilon, self.clip)
+            final_obs = np.array(info["final_obs"], dtype=object, copy=True)
+            for i in np.flatnonzero(started):
+                final_obs[i] = final[i]
+            info = {**info, "final_obs": final_obs}
+        return normalized, rewards, terminated, truncated, info
+
+    def _with_final_obs(self, x: np.ndarray, info: dict[str, Any], started: np.ndarray) -> np.ndarray:
+        """The batch with the finished sub-envs' rows replaced by their ``info["final_obs"]``."""
+        if "final_obs" not in info:
+            raise KeyError(
+                "NormalizeObservation: in SAME_STEP mode a finished sub-env needs info['final_obs'], "
+                f"got info keys {sorted(info)}"
+            )
+        entering = np.array(x, dtype=np.float64, copy=True)
+        for i in np.flatnonzero(started):
+            final = np.asarray(info["final_obs"][i])
+            if final.shape != self._batch_shape[1:]:
+                raise ValueError(
+                    f"NormalizeObservation: info['final_obs'][{i}] has shape {final.shape}, "
+                    f"expected {self._batch_shape[1:]}"
+                )
+            entering[i] = final
+        return checked_float64(
+            "NormalizeObservation", entering, self._batch_shape, batched=True, what="final observation"
+        )
+
+
+class NormalizeReward(
+    RewardNormalizerState,
+    VectorWrapper[Any, Any, Any, Any, np.ndarray],
+    gym.utils.RecordConstructorArgs,
+):
+    r"""Scales rewards by the running standard deviation of the discounted return, per sub-env.
+
+    With the accumulators :math:`G_i` (attribute ``discounted_return``, float64
+    ``(num_envs,)``), every transition of sub-env ``i`` does
+
+    .. math::
+        G_i \leftarrow \gamma G_i + r_{t,i},\qquad \text{update } \sigma^2 \text{ with } G_i,\qquad
+        \hat r_{t,i} = \operatorname{clip}\!\Big(\frac{r_{t,i}}{\sqrt{\sigma^2 + \epsilon}}, -c, c\Big),
+
+    and then sets :math:`G_i = 0` if it terminated **or** truncated (Stable-Baselines3's
+    ``VecNormalize`` convention; Gymnasium's wrapper keeps the return through a truncation,
+    Gymnasium issues #760 and #1507). ``reset()`` clears the accumulators of the sub-envs it
+    resets. ``return_rms`` is a float64 :class:`~rlcore.stats.RunningMeanStd` of shape ``()``
+    (``per_env``: ``num_streams=num_envs``), prior count ``1e-4``. NEXT_STEP's autoreset step
+    enters nothing, keeps :math:`G_i`, and its reward (0) is returned as 0.
+
+    Rewards: ``(num_envs,)`` of any real dtype in; float64 ``(num_envs,)`` out. Observations
+    and infos pass through unchanged. Frozen (:meth:`freeze`), the statistics are used but not
+    updated; the accumulators still follow the episodes.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> from rlcore.wrappers.vector.normalize import NormalizeReward
+        >>> envs = NormalizeReward(gym.make_vec("CartPole-v1", num_envs=2), gamma=0.5)
+        >>> _ = envs.reset(seed=0)
+        >>> for _ in range(3):
+        ...     obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+        >>> envs.discounted_return  # 1, 1.5, 1.75 in each sub-env
+        array([1.75, 1.75])
+        >>> envs.return_rms.count  # shared: 2 sub-envs x 3 steps and the 1e-4 prior
+        6.0001
+
+    Args:
+        env: the vector env.
+        gamma: discount of the accumulated return, in ``[0, 1]``.
+        epsilon: added to the variance under the square root; ``> 0``.
+        clip: ``None``, or a bound ``> 0`` for the absolute value of the scaled reward.
+        return_rms: statistics to share, of the layout ``per_env`` asks for; ``None`` for new ones.
+        per_env: one statistic per sub-env instead of one shared by all.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: for a bad ``gamma``, ``epsilon``, ``clip`` or ``return_rms`` layout; and
+            from ``step``, for a NaN or inf reward (the message names the sub-env), before
+            anything is updated.
+
+    Change logs:
+     * v0.1.0 - Initially added
+    """
+
+    def __init__(
+        self,
+        env: VectorEnv,
+        gamma: float = 0.99,
+        epsilon: float = 1e-8,
+        clip: float | None = None,
+        return_rms: RunningMeanStd | None = None,
+        per_env: bool = False,
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(
+            self, gamma=gamma, epsilon=epsilon, clip=clip, return_rms=return_rms, per_env=per_env
+        )
+        VectorWrapper.__init__(self, env)
+        name = type(self).__name__
+        self.gamma = check_gamma(name, gamma)
+        self.epsilon = check_epsilon(name, epsilon)
+        self.clip = check_clip(name, clip)
+        self.per_env = _check_per_env(name, per_env)
+        self.return_rms = resolve_rms(
+            name, "return_rms", return_rms, (), self.num_envs if self.per_env else None
+        )
+        self.discounted_return = np.zeros(self.num_envs, dtype=np.float64)
+        self._tracker = AutoresetTracker(env)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset (some) sub-envs and clear their accumulated returns."""
+        # Before env.reset: Gymnasium's vector envs pop "reset_mask" out of the options.
+        reset = self._tracker.on_reset(options)
+        result = self.env.reset(seed=seed, options=options)
+        self.discounted_return[reset] = 0.0
+        return result
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step the sub-envs; each transition's return enters the statistics (unless frozen)."""
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        _, transition = self._tracker.on_step(terminated, truncated)
+        r = np.asarray(rewards, dtype=np.float64)
+        if r.shape != (self.num_envs,):
+            raise ValueError(f"NormalizeReward: rewards have shape {r.shape}, expected ({self.num_envs},)")
+        check_rewards_finite("NormalizeReward", r)
+        # Only NEXT_STEP has steps that are not transitions (its autoreset steps).
+        mask = _partial(transition) if self._tracker.mode == AutoresetMode.NEXT_STEP else None
+        returns = self.discounted_return * self.gamma
+        returns += r
+        if mask is not None:
+            np.copyto(returns, self.discounted_return, where=~mask)
+        if not self._frozen:
+            self.return_rms.update(returns, mask, check_finite=False)
+        if self.per_env:
+            scaled = r / np.sqrt(self.return_rms.var + self.epsilon)
+        else:
+            # A Python float divisor: 0-d array arithmetic costs twice as much.
+            scaled = r / math.sqrt(float(self.return_rms.var) + self.epsilon)
+        if self.clip is not None:
+            np.minimum(scaled, self.clip, out=scaled)
+            np.maximum(scaled, -self.clip, out=scaled)
+        returns[np.logical_or(terminated, truncated)] = 0.0
+        self.discounted_return = returns
+        return obs, scaled, terminated, truncated, info
