@@ -1,0 +1,115 @@
+"""The ``Logger`` interface and the checks every backend applies to what it is given.
+
+The interface is Acme's (``acme/utils/loggers/base.py``): two methods, ``write`` and
+``close``, and everything else (files, console, TensorBoard, filters, fan-out) is a small class
+that implements them. One deliberate difference: the step is an explicit argument instead of a
+key of ``data``, so that every backend files a value under the same x coordinate.
+"""
+
+from __future__ import annotations
+
+import abc
+import numbers
+from collections.abc import Mapping
+from types import TracebackType
+from typing import SupportsFloat
+
+__all__ = [
+    "EPISODIC_RETURN_KEY",
+    "EVAL_RETURN_KEY",
+    "STEP_KEY",
+    "TIME_KEY",
+    "LogData",
+    "Logger",
+]
+
+#: Column of the run log holding the environment step of each row.
+STEP_KEY = "step"
+#: Column of the run log holding the wall-clock seconds since the run started.
+TIME_KEY = "time"
+#: The key under which agents log the undiscounted return of each finished training episode.
+EPISODIC_RETURN_KEY = "train/episodic_return"
+#: The key under which agents log the mean undiscounted return of an evaluation round.
+EVAL_RETURN_KEY = "eval/mean_return"
+
+#: What ``Logger.write`` accepts: scalar values by name (Python or NumPy numbers, 0-d arrays
+#: or 0-d tensors).
+LogData = Mapping[str, SupportsFloat]
+
+_RESERVED = (STEP_KEY, TIME_KEY)
+
+
+class Logger(abc.ABC):
+    """A destination for scalar metrics: ``write(data, step)`` then ``close()``.
+
+    Subclasses implement :meth:`write` and, if they hold a resource, :meth:`close`. A logger is
+    a context manager that closes itself on exit, and ``close`` may be called more than once.
+
+    Example:
+        >>> from rlcore.logging import InMemoryLogger
+        >>> with InMemoryLogger() as logger:
+        ...     logger.write({"loss": 0.5}, step=10)
+        >>> logger.records
+        [(10, {'loss': 0.5})]
+    """
+
+    @abc.abstractmethod
+    def write(self, data: LogData, step: int) -> None:
+        """Record the scalars in ``data`` at environment step ``step`` (an int ``>= 0``)."""
+
+    def close(self) -> None:  # noqa: B027 (a no-op default: most wrappers hold no resource)
+        """Release files, threads or connections; the default does nothing."""
+
+    def __enter__(self) -> Logger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def check_step(step: object, where: str) -> int:
+    """Return ``step`` as an int, or raise naming ``where``, the value and what is expected."""
+    # bool is an Integral, but a True step is a bug in the caller, not step 1.
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or int(step) < 0:
+        raise ValueError(f"{where}: step must be an int >= 0, got {step!r}")
+    return int(step)
+
+
+def check_log_data(data: object, step: object, where: str) -> tuple[dict[str, float | int], int]:
+    """Validate one ``write`` call and return ``(values, step)`` as plain Python numbers.
+
+    Keys must be non-empty strings without line breaks (one run-log record is one line) and
+    must not be the reserved column names ``"step"`` and ``"time"``. Values must be real
+    scalars: ints stay ints, everything else becomes a float (NaN and inf are kept: a NaN loss
+    is worth recording).
+    """
+    step = check_step(step, where)
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{where}: data must be a mapping from str to a number, got {type(data).__name__}")
+    values: dict[str, float | int] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or not key or "\n" in key or "\r" in key:
+            raise ValueError(f"{where}: keys must be non-empty strings without line breaks, got {key!r}")
+        if key in _RESERVED:
+            raise ValueError(
+                f"{where}: key {key!r} is reserved for the run log's own column; pass step=... instead"
+            )
+        values[key] = _scalar(key, value, where)
+    return values, step
+
+
+def _scalar(key: str, value: object, where: str) -> float | int:
+    # 0-d NumPy arrays and 0-d torch tensors expose .item(); calling it here keeps torch out of
+    # this module's imports.
+    if not isinstance(value, numbers.Real) and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, numbers.Integral):  # bool included: a flag is logged as 0 or 1
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"{where}: value of {key!r} must be a real scalar (int or float), got {value!r}")
