@@ -1,0 +1,156 @@
+"""The tanh-squashed diagonal Gaussian of SAC, and the log-determinant of its Jacobian."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.distributions import Distribution, Normal
+from torch.nn import functional as F
+
+__all__ = ["SquashedNormal", "tanh_log_abs_det_jacobian"]
+
+_SampleShape = torch.Size | list[int] | tuple[int, ...]
+
+
+def tanh_log_abs_det_jacobian(u: torch.Tensor) -> torch.Tensor:
+    r"""Elementwise :math:`\log \left| \frac{d}{du} \tanh u \right| = \log(1 - \tanh^2 u)`, computed stably.
+
+    The naive ``log(1 - tanh(u)**2)`` underflows to ``log(0) = -inf`` once ``tanh(u)`` rounds
+    to 1 (``|u| > 9`` in float32). The identity
+
+    .. math::
+        \log(1 - \tanh^2 u) = 2 \left(\log 2 - u - \operatorname{softplus}(-2u)\right)
+
+    is exact for every ``u`` and finite wherever ``u`` is (Haarnoja et al., "Soft Actor-Critic
+    Algorithms and Applications", 2018, appendix C, https://arxiv.org/abs/1812.05905; the
+    stable form is TensorFlow Probability's ``Tanh`` bijector).
+
+    Args:
+        u: pre-squash values, any shape, floating dtype.
+
+    Returns:
+        A tensor of the same shape and dtype, every entry ``<= 0``.
+
+    Example:
+        >>> import torch
+        >>> tanh_log_abs_det_jacobian(torch.tensor([0.0, 20.0]))
+        tensor([  0.0000, -38.6137])
+    """
+    return 2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))
+
+
+class SquashedNormal(Distribution):
+    r"""Diagonal Gaussian squashed by ``tanh`` and rescaled to ``[low, high]``: the SAC policy distribution.
+
+    A sample is :math:`a = c + h \tanh(u)` with :math:`u \sim \mathcal N(\mu, \sigma^2)`,
+    :math:`c = (high + low) / 2` and :math:`h = (high - low) / 2` (``c = 0``, ``h = 1`` without
+    bounds). By the change of variables (Haarnoja et al., "Soft Actor-Critic: Off-Policy
+    Maximum Entropy Deep Reinforcement Learning with a Stochastic Actor", ICML 2018, appendix C,
+    https://arxiv.org/abs/1801.01290), summed over the action dimensions:
+
+    .. math::
+        \log \pi(a) = \sum_i \Big[\log \mathcal N(u_i; \mu_i, \sigma_i)
+                      - \log(1 - \tanh^2 u_i) - \log h_i\Big].
+
+    Use :meth:`rsample_and_log_prob` in training: it evaluates the density at the pre-squash
+    ``u`` it drew, which is exact. :meth:`log_prob` of a given action has to invert ``tanh``;
+    actions within float precision of a bound are clamped first (``atanh(±1) = ±inf``), so their
+    log-probabilities are approximate.
+
+    The entropy has no closed form (:meth:`entropy` raises); SAC estimates it as
+    ``-log_prob`` of a sample. :attr:`median` is the deterministic action
+    :math:`c + h \tanh(\mu)`: ``tanh`` is increasing, so it maps the median of each
+    coordinate of ``u`` to the median of that coordinate of ``a``.
+
+    Shapes: ``loc`` and ``scale`` are ``(*batch, A)``; ``batch_shape = (*batch,)`` and
+    ``event_shape = (A,)``; ``low`` and ``high`` broadcast against ``(A,)``.
+
+    Args:
+        loc: mean :math:`\mu` of the Gaussian before squashing.
+        scale: standard deviation :math:`\sigma > 0`, same shape as ``loc``.
+        low: lower action bound, or ``None`` (with ``high=None``) for ``[-1, 1]``.
+        high: upper action bound, ``> low``.
+
+    Example:
+        >>> import torch
+        >>> dist = SquashedNormal(torch.zeros(2, 3), torch.ones(2, 3), low=torch.zeros(3), high=torch.full((3,), 4.0))
+        >>> action, log_prob = dist.rsample_and_log_prob()
+        >>> action.shape, log_prob.shape, bool(((action > 0) & (action < 4)).all())
+        (torch.Size([2, 3]), torch.Size([2]), True)
+        >>> dist.median
+        tensor([[2., 2., 2.],
+                [2., 2., 2.]])
+    """
+
+    arg_constraints = {}  # noqa: RUF012 (validation is done in __init__; torch's checks are off)
+    has_rsample = True
+
+    def __init__(
+        self,
+        loc: torch.Tensor,
+        scale: torch.Tensor,
+        low: torch.Tensor | None = None,
+        high: torch.Tensor | None = None,
+    ) -> None:
+        if loc.dim() < 1 or loc.shape != scale.shape:
+            raise ValueError(
+                f"SquashedNormal: loc and scale must have the same shape (*batch, A), got {tuple(loc.shape)} "
+                f"and {tuple(scale.shape)}"
+            )
+        if (low is None) != (high is None):
+            raise ValueError("SquashedNormal: pass both low and high, or neither")
+        self.base = Normal(loc, scale, validate_args=False)
+        if low is None or high is None:
+            self.center = torch.zeros((), dtype=loc.dtype, device=loc.device)
+            self.half_range = torch.ones((), dtype=loc.dtype, device=loc.device)
+        else:
+            self.center = ((high + low) / 2.0).to(loc)
+            self.half_range = ((high - low) / 2.0).to(loc)
+        super().__init__(batch_shape=loc.shape[:-1], event_shape=loc.shape[-1:], validate_args=False)
+
+    @property
+    def loc(self) -> torch.Tensor:
+        """Mean of the Gaussian before squashing, ``(*batch, A)``."""
+        return self.base.loc
+
+    @property
+    def scale(self) -> torch.Tensor:
+        """Standard deviation of the Gaussian before squashing, ``(*batch, A)``."""
+        return self.base.scale
+
+    @property
+    def median(self) -> torch.Tensor:
+        """Deterministic action ``c + h * tanh(loc)``, ``(*batch, A)``."""
+        return self.center + self.half_range * torch.tanh(self.base.loc)
+
+    def rsample(self, sample_shape: _SampleShape = ()) -> torch.Tensor:
+        """Reparameterised action sample of shape ``(*sample_shape, *batch, A)``."""
+        return self.center + self.half_range * torch.tanh(self.base.rsample(torch.Size(sample_shape)))
+
+    def rsample_and_log_prob(self, sample_shape: _SampleShape = ()) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised action ``(*sample_shape, *batch, A)`` and its exact log-density ``(*sample_shape, *batch)``."""
+        u = self.base.rsample(torch.Size(sample_shape))
+        action = self.center + self.half_range * torch.tanh(u)
+        return action, self._log_prob_from_pre_squash(u)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """Log-density of actions ``(*sample_shape, *batch, A)``, summed over ``A``: ``(*sample_shape, *batch)``."""
+        y = (value - self.center) / self.half_range
+        bound = 1.0 - torch.finfo(y.dtype).eps
+        u = torch.atanh(y.clamp(-bound, bound))
+        return self._log_prob_from_pre_squash(u)
+
+    def _log_prob_from_pre_squash(self, u: torch.Tensor) -> torch.Tensor:
+        log_density: torch.Tensor = self.base.log_prob(u)  # type: ignore[no-untyped-call]
+        return (log_density - tanh_log_abs_det_jacobian(u) - torch.log(self.half_range)).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """Not available in closed form; raises ``NotImplementedError``."""
+        raise NotImplementedError(
+            "SquashedNormal.entropy: the entropy of a tanh-squashed Gaussian has no closed form; "
+            "estimate it with -log_prob of a sample (rsample_and_log_prob), as SAC does"
+        )
+
+    def __repr__(self) -> str:
+        return f"SquashedNormal(batch_shape={tuple(self.batch_shape)}, event_shape={tuple(self.event_shape)})"
