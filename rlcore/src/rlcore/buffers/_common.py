@@ -1,0 +1,187 @@
+"""Helpers shared by the replay and rollout buffers: input checks, spaces, autoreset rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+__all__ = [
+    "AutoresetRows",
+    "FieldChecker",
+    "check_positive_int",
+    "check_state_keys",
+    "check_unit_interval",
+    "load_array",
+    "load_int",
+    "make_rng",
+    "rng_state",
+    "set_rng_state",
+    "space_layout",
+    "to_numpy",
+    "to_tensor",
+]
+
+
+def space_layout(where: str, name: str, space: spaces.Space[Any]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Shape and dtype of one element of ``space`` (Box, Discrete, MultiDiscrete, MultiBinary)."""
+    if not isinstance(space, spaces.Space):
+        raise TypeError(f"{where}: {name} must be a gymnasium.spaces.Space, got {type(space).__name__}")
+    if space.shape is None or space.dtype is None:
+        raise TypeError(
+            f"{where}: {name} {space} has no fixed shape and dtype; expected a Box, Discrete, "
+            "MultiDiscrete or MultiBinary space"
+        )
+    return tuple(int(s) for s in space.shape), np.dtype(space.dtype)
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """``value`` as a NumPy array without copying when it already is one (tensors are detached)."""
+    if type(value) is np.ndarray:
+        return value
+    array: np.ndarray = np.asarray(value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value)
+    return array
+
+
+class FieldChecker:
+    """Checks that a value fits one storage field before anything is written.
+
+    The shape must match exactly; the dtype may change only within its kind (float64 -> float32
+    is fine, float -> int or int -> bool is refused), so that a cast never silently changes data.
+    """
+
+    def __init__(
+        self, where: str, name: str, shape: tuple[int, ...], dtype: np.dtype[Any], hint: str = ""
+    ) -> None:
+        self.where = where
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+        self.hint = hint
+        # can_cast costs as much as the copy itself; a dict lookup per call keeps add() fast.
+        self._castable: dict[np.dtype[Any], bool] = {}
+
+    def __call__(self, given: Any) -> np.ndarray:
+        value = to_numpy(given)
+        if value.shape != self.shape:
+            raise ValueError(
+                f"{self.where}: {self.name} has shape {value.shape}, expected {self.shape}{self.hint}"
+            )
+        ok = self._castable.get(value.dtype)
+        if ok is None:
+            ok = self._castable[value.dtype] = bool(np.can_cast(value.dtype, self.dtype, "same_kind"))
+        if not ok:
+            raise TypeError(
+                f"{self.where}: {self.name} has dtype {value.dtype}, which cannot be stored as {self.dtype} "
+                "without changing its kind"
+            )
+        return value
+
+
+class AutoresetRows:
+    """Which rows of a vector-env step are transitions.
+
+    Under ``NEXT_STEP`` (Gymnasium's default) the step after an episode end is the autoreset
+    step: its observation is the reset observation, its action is ignored, and it is not a
+    transition. Under ``SAME_STEP`` and ``DISABLED`` every step is a transition.
+    """
+
+    def __init__(self, where: str, num_envs: int, mode: AutoresetMode | str) -> None:
+        try:
+            self.mode = AutoresetMode(mode)
+        except ValueError:
+            choices = ", ".join(repr(m.value) for m in AutoresetMode)
+            raise ValueError(
+                f"{where}: autoreset_mode must be a gymnasium AutoresetMode or one of {choices}, got {mode!r}"
+            ) from None
+        self.pending = np.zeros(num_envs, dtype=bool)
+        self.next_step = self.mode == AutoresetMode.NEXT_STEP
+
+    def transitions(self) -> np.ndarray | None:
+        """Mask of the coming step's real transitions (``None``: all of them)."""
+        # count_nonzero is the cheapest reduction on a small bool array (add() calls this per step).
+        if not self.next_step or not np.count_nonzero(self.pending):
+            return None
+        return ~self.pending
+
+    def advance(self, ended: np.ndarray, transitions: np.ndarray | None) -> None:
+        """Record a step whose episode ends (terminated | truncated) were ``ended``."""
+        if self.next_step:
+            self.pending = ended if transitions is None else ended & transitions
+
+
+def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    tensor = torch.from_numpy(array)
+    return tensor if device.type == "cpu" else tensor.to(device)
+
+
+def check_state_keys(where: str, state: Mapping[str, Any], expected: set[str]) -> None:
+    missing = expected - set(state)
+    unexpected = set(state) - expected
+    if missing or unexpected:
+        raise KeyError(
+            f"{where}: state keys do not match this buffer: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
+        )
+
+
+def load_array(where: str, name: str, value: Any, like: np.ndarray) -> np.ndarray:
+    """``value`` (tensor or array) as an array of ``like``'s shape and dtype, or a clear error."""
+    array = to_numpy(value)
+    if array.shape != like.shape:
+        raise ValueError(f"{where}: '{name}' has shape {array.shape}, expected {like.shape}")
+    if array.dtype != like.dtype:
+        raise TypeError(f"{where}: '{name}' has dtype {array.dtype}, expected {like.dtype}")
+    return array
+
+
+def load_int(where: str, name: str, value: Any, low: int, high: int) -> int:
+    number = int(value.item()) if isinstance(value, (torch.Tensor, np.ndarray)) else value
+    if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or not low <= number <= high:
+        raise ValueError(f"{where}: '{name}' must be an int in [{low}, {high}], got {value!r}")
+    return int(number)
+
+
+def check_positive_int(where: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{where}: {name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def check_unit_interval(where: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{where}: {name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+# ---------------------------------------------------------------------------- RNG state
+# The sampling generator is a PCG64 whose state is two 128-bit integers; a checkpoint holds
+# tensors and plain numbers only, so each is split into four 32-bit limbs of an int64 tensor.
+_LIMBS = 4
+
+
+def make_rng(seed: int | None) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def rng_state(rng: np.random.Generator) -> torch.Tensor:
+    state = rng.bit_generator.state
+    words = [state["state"]["state"], state["state"]["inc"]]
+    limbs = [(word >> (32 * i)) & 0xFFFFFFFF for word in words for i in range(_LIMBS)]
+    return torch.tensor([*limbs, state["has_uint32"], state["uinteger"]], dtype=torch.int64)
+
+
+def set_rng_state(where: str, rng: np.random.Generator, value: Any) -> None:
+    limbs = [int(v) for v in to_numpy(value).reshape(-1)]
+    if len(limbs) != 2 * _LIMBS + 2:
+        raise ValueError(f"{where}: 'rng_state' must hold {2 * _LIMBS + 2} integers, got {len(limbs)}")
+    state, inc = (sum(limbs[j * _LIMBS + i] << (32 * i) for i in range(_LIMBS)) for j in range(2))
+    rng.bit_generator.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": state, "inc": inc},
+        "has_uint32": limbs[-2],
+        "uinteger": limbs[-1],
+    }

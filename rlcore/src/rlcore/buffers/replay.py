@@ -1,0 +1,597 @@
+r"""A replay buffer for off-policy agents fed by Gymnasium vector environments.
+
+:class:`ReplayBuffer` stores transitions of ``num_envs`` sub-environments in preallocated
+NumPy arrays of shape ``(capacity // num_envs, num_envs, ...)``, overwritten oldest-first, and
+samples them uniformly into a :class:`ReplayBatch` of torch tensors.
+
+* Truncation-aware: ``next_obs`` is the real final observation of an episode that ended, so a
+  truncated transition bootstraps from it; only ``terminated`` masks bootstrapping
+  (Pardo et al., "Time Limits in Reinforcement Learning", ICML 2018, arXiv:1712.00378).
+* Autoreset-aware: under Gymnasium's default ``NEXT_STEP`` autoreset, the step after an
+  episode end is not a transition; the buffer skips it by itself.
+* Optional n-step returns (Sutton & Barto 2018, §7.1), computed at sampling time, that stop at
+  episode ends: :math:`G = \sum_{j<m} \gamma^j r_{t+j}` with ``m <= n`` steps, ``next_obs``
+  the observation after step ``t + m - 1`` and ``discounts`` :math:`\gamma^m`, so the target
+  is ``rewards + discounts * ~terminated * V(next_observations)``.
+* Optional frame-once storage for frame-stacked observations (``store_frames_once=True``):
+  each frame is stored once in a ring and stacks are rebuilt from indices at sampling time,
+  with truncation handling still on (Stable-Baselines3's ``optimize_memory_usage`` cannot
+  combine the two, SB3#934).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+from rlcore.buffers._common import (
+    AutoresetRows,
+    FieldChecker,
+    check_positive_int,
+    check_state_keys,
+    check_unit_interval,
+    load_array,
+    load_int,
+    make_rng,
+    rng_state,
+    set_rng_state,
+    space_layout,
+    to_numpy,
+    to_tensor,
+)
+
+__all__ = ["ReplayBatch", "ReplayBuffer"]
+
+
+class ReplayBatch(NamedTuple):
+    """A batch of ``B`` transitions sampled from a :class:`ReplayBuffer` (torch tensors on its device).
+
+    Attributes:
+        observations: ``(B, *obs_shape)``, the observation space's dtype.
+        actions: ``(B, *action_shape)``, the action space's dtype.
+        next_observations: ``(B, *obs_shape)``: the observation after the last step of the
+            transition (``n_step`` steps, fewer at an episode end); the real final observation
+            when that step ended the episode.
+        rewards: ``(B,)`` float32: :math:`r_t`, or :math:`\\sum_{j<m} \\gamma^j r_{t+j}` with n-step.
+        terminated: ``(B,)`` bool: the last step reached a terminal state; the only flag that
+            masks bootstrapping.
+        truncated: ``(B,)`` bool: the last step was truncated (for logging; it bootstraps).
+        discounts: ``(B,)`` float32: :math:`\\gamma^m`, the discount of the bootstrap value.
+    """
+
+    observations: torch.Tensor
+    actions: torch.Tensor
+    next_observations: torch.Tensor
+    rewards: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
+    discounts: torch.Tensor
+
+
+class ReplayBuffer:
+    r"""Circular replay buffer for ``num_envs`` parallel environments, with n-step and frame-once options.
+
+    Call :meth:`add` once per vector-env step with arrays whose leading dimension is
+    ``num_envs``; :meth:`sample` draws transitions uniformly with replacement.
+
+    Args:
+        capacity: transitions kept; rounded down to a multiple of ``num_envs`` (see
+            :attr:`capacity`).
+        observation_space: space of one sub-environment's observation (Box, Discrete,
+            MultiDiscrete or MultiBinary); with ``store_frames_once`` a frame stack of shape
+            ``(k, *frame_shape)``, newest frame last (as ``gymnasium.wrappers.FrameStackObservation``).
+        action_space: space of one sub-environment's action.
+        num_envs: number of sub-environments.
+        autoreset_mode: the vector env's ``gymnasium.vector.AutoresetMode`` (or its value,
+            e.g. ``"NextStep"``): with ``NEXT_STEP`` the step after an episode end is an
+            autoreset step and is not stored; with ``SAME_STEP`` and ``DISABLED`` every step is a
+            transition, and ``next_obs`` must be the final observation (``info["final_obs"]``).
+        device: where sampled tensors are put.
+        n_step: steps per transition (1: one-step transitions).
+        gamma: discount of the n-step returns and of ``discounts``, in [0, 1].
+        store_frames_once: store each frame once (see the class notes).
+        frame_capacity: frames kept with ``store_frames_once`` (default ``capacity +
+            capacity // 16 + (k + 1)**2 * num_envs``, enough while episodes average 16 steps or
+            more). When frames run out, the oldest transitions are dropped before their frames
+            are overwritten, so ``len(buffer)`` can stay below ``capacity``.
+        check_frames: with ``store_frames_once``, check on every :meth:`add` that the stacks
+            overlap as a frame stack's do (``next_obs[i][:-1] == obs[i][1:]``) and that ``obs``
+            continues the previous ``next_obs`` of each episode that did not end; turn it off
+            once a pipeline is known to be right (for 8 ``(4, 84, 84)`` uint8 stacks it costs about
+            50 µs per add, as much as the rest of the add).
+        seed: seed of the generator that :meth:`sample` uses when it is given none.
+
+    Frame-once storage: a transition keeps the ring indices of its ``k`` observation frames and
+    of the newest frame of ``next_obs``. An episode's first stack is stored from the stack
+    itself, consecutive equal frames once (a ``"reset"``-padded stack costs one frame, a
+    ``"zero"``-padded one two), so padding is rebuilt exactly and no frame of another episode
+    ever enters a stack; every later step stores one frame. Memory is about
+    ``frame_capacity * frame_bytes`` instead of ``2 * capacity * k * frame_bytes``.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> buffer = ReplayBuffer(
+        ...     100, spaces.Box(-1, 1, (3,)), spaces.Discrete(2), num_envs=2, autoreset_mode="SameStep", seed=0
+        ... )
+        >>> obs = np.zeros((2, 3), dtype=np.float32)
+        >>> no = np.zeros(2, dtype=bool)
+        >>> for _ in range(4):
+        ...     buffer.add(obs, obs + 1, np.array([0, 1]), np.array([1.0, 2.0]), no, no)
+        >>> len(buffer)
+        8
+        >>> batch = buffer.sample(5)
+        >>> batch.observations.shape, batch.rewards.dtype, batch.terminated.dtype
+        (torch.Size([5, 3]), torch.float32, torch.bool)
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        observation_space: spaces.Space[Any],
+        action_space: spaces.Space[Any],
+        *,
+        num_envs: int = 1,
+        autoreset_mode: AutoresetMode | str,
+        device: torch.device | str = "cpu",
+        n_step: int = 1,
+        gamma: float = 0.99,
+        store_frames_once: bool = False,
+        frame_capacity: int | None = None,
+        check_frames: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        where = "ReplayBuffer"
+        num_envs = check_positive_int(where, "num_envs", num_envs)
+        capacity = check_positive_int(where, "capacity", capacity)
+        if capacity < num_envs:
+            raise ValueError(f"{where}: capacity must be >= num_envs ({num_envs}), got {capacity}")
+        self.n_step = check_positive_int(where, "n_step", n_step)
+        self.gamma = check_unit_interval(where, "gamma", gamma)
+        self.num_envs: int = num_envs
+        self.device = torch.device(device)
+        self.obs_shape, self.obs_dtype = space_layout(where, "observation_space", observation_space)
+        self.action_shape, self.action_dtype = space_layout(where, "action_space", action_space)
+        self._autoreset = AutoresetRows(where, num_envs, autoreset_mode)
+        self._rng = make_rng(seed)
+        self._rows = rows = capacity // num_envs
+        n = num_envs
+
+        adding = "ReplayBuffer.add"
+        hint = f" (leading dimension num_envs={n})"
+        self._check_obs = FieldChecker(adding, "obs", (n, *self.obs_shape), self.obs_dtype, hint)
+        self._check_next_obs = FieldChecker(adding, "next_obs", (n, *self.obs_shape), self.obs_dtype, hint)
+        self._check_actions = FieldChecker(
+            adding, "actions", (n, *self.action_shape), self.action_dtype, hint
+        )
+        self._check_rewards = FieldChecker(adding, "rewards", (n,), np.dtype(np.float32), hint)
+        self._check_terminated = FieldChecker(adding, "terminated", (n,), np.dtype(bool), hint)
+        self._check_truncated = FieldChecker(adding, "truncated", (n,), np.dtype(bool), hint)
+
+        self._actions = np.zeros((rows, n, *self.action_shape), dtype=self.action_dtype)
+        self._rewards = np.zeros((rows, n), dtype=np.float32)
+        self._terminated = np.zeros((rows, n), dtype=bool)
+        self._truncated = np.zeros((rows, n), dtype=bool)
+        # False for NEXT_STEP's autoreset rows, which are not transitions and are never sampled.
+        self._valid = np.ones((rows, n), dtype=bool)
+        self._row_invalid = np.zeros(rows, dtype=np.int64)
+        self._num_invalid: int = 0
+        # Absolute row numbers: rows [tail, head) are alive; row a lives in slot a % rows.
+        self._head: int = 0
+        self._tail: int = 0
+
+        self.store_frames_once = bool(store_frames_once)
+        self.check_frames = bool(check_frames)
+        if self.store_frames_once:
+            if len(self.obs_shape) == 0:
+                raise ValueError(
+                    f"{where}: store_frames_once needs observations of shape (k, *frame_shape), "
+                    f"got observation_space {observation_space}"
+                )
+            k = self._k = self.obs_shape[0]
+            minimum = (k + 1) ** 2 * n
+            if frame_capacity is None:
+                frame_capacity = rows * n + rows * n // 16 + minimum
+            frame_capacity = check_positive_int(where, "frame_capacity", frame_capacity)
+            if frame_capacity < minimum:
+                # One add pushes up to (k + 1) frames per env, and a transition refers back up
+                # to k adds: fewer frames could overwrite the row being written.
+                raise ValueError(
+                    f"{where}: frame_capacity must be >= (k + 1)**2 * num_envs = {minimum}, got {frame_capacity}"
+                )
+            self._frame_capacity = frame_capacity
+            self._frames = np.zeros((frame_capacity, *self.obs_shape[1:]), dtype=self.obs_dtype)
+            # Absolute frame numbers (frame f lives in ring slot f % frame_capacity).
+            self._obs_frames = np.zeros((rows, n, k), dtype=np.int64)
+            self._next_frame = np.zeros((rows, n), dtype=np.int64)
+            self._frames_pushed: int = 0
+            # Oldest frame each row refers to. It never decreases from one row to the next: an
+            # env's stack either shifts forward by one frame or restarts with new frames. So
+            # dropping tail rows while their guard is below the oldest frame kept drops exactly
+            # the rows that lost a frame.
+            self._row_guard = np.zeros(rows, dtype=np.int64)
+            self._stack = np.zeros((n, k), dtype=np.int64)
+            self._needs_start: np.ndarray = np.ones(n, dtype=bool)
+        else:
+            if frame_capacity is not None:
+                raise ValueError(f"{where}: frame_capacity is only used with store_frames_once=True")
+            self._obs = np.zeros((rows, n, *self.obs_shape), dtype=self.obs_dtype)
+            self._next_obs = np.zeros((rows, n, *self.obs_shape), dtype=self.obs_dtype)
+
+    # ------------------------------------------------------------------ size
+    @property
+    def capacity(self) -> int:
+        """Transitions the buffer holds when full: ``(capacity // num_envs) * num_envs``."""
+        return self._rows * self.num_envs
+
+    def __len__(self) -> int:
+        """Transitions that can be sampled now."""
+        return (self._head - self._tail) * self.num_envs - self._num_invalid
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the preallocated storage arrays."""
+        return sum(a.nbytes for a in self._arrays().values())
+
+    def __repr__(self) -> str:
+        mode = ", store_frames_once=True" if self.store_frames_once else ""
+        return (
+            f"ReplayBuffer(capacity={self.capacity}, num_envs={self.num_envs}, len={len(self)}, "
+            f"n_step={self.n_step}{mode})"
+        )
+
+    # ------------------------------------------------------------------ add
+    def add(
+        self,
+        obs: Any,
+        next_obs: Any,
+        actions: Any,
+        rewards: Any,
+        terminated: Any,
+        truncated: Any,
+    ) -> None:
+        """Store one vector-env step: each argument has leading dimension ``num_envs``.
+
+        Args:
+            obs: observations the actions were taken in, ``(num_envs, *obs_shape)``.
+            next_obs: observations after the step, ``(num_envs, *obs_shape)``; where the step
+                ended an episode, the real final observation (with ``SAME_STEP`` autoreset:
+                ``info["final_obs"][i]``, not the reset observation).
+            actions: ``(num_envs, *action_shape)``.
+            rewards: ``(num_envs,)``.
+            terminated: bool, ``(num_envs,)``.
+            truncated: bool, ``(num_envs,)``.
+
+        Raises:
+            ValueError: if a shape differs from the expected one, or (with ``check_frames``)
+                the stacks are not a frame stack's. Nothing is stored then.
+            TypeError: if a dtype cannot be stored without changing its kind (e.g. float
+                observations into a uint8 buffer, or non-bool flags).
+        """
+        # The common case (arrays of the exact shape and dtype) costs one expression per field;
+        # anything else goes through the checker, which converts or raises.
+        nd, c = np.ndarray, self._check_obs
+        if type(obs) is not nd or obs.shape != c.shape or obs.dtype is not c.dtype:
+            obs = c(obs)
+        c = self._check_next_obs
+        if type(next_obs) is not nd or next_obs.shape != c.shape or next_obs.dtype is not c.dtype:
+            next_obs = c(next_obs)
+        c = self._check_actions
+        if type(actions) is not nd or actions.shape != c.shape or actions.dtype is not c.dtype:
+            actions = c(actions)
+        c = self._check_rewards
+        if type(rewards) is not nd or rewards.shape != c.shape or rewards.dtype is not c.dtype:
+            rewards = c(rewards)
+        c = self._check_terminated
+        if type(terminated) is not nd or terminated.shape != c.shape or terminated.dtype is not c.dtype:
+            terminated = c(terminated)
+        c = self._check_truncated
+        if type(truncated) is not nd or truncated.shape != c.shape or truncated.dtype is not c.dtype:
+            truncated = c(truncated)
+        valid = self._autoreset.transitions()
+        if self.store_frames_once and self.check_frames:
+            self._check_frame_stacks(obs, next_obs, valid)
+
+        p = self._head % self._rows
+        if self._head - self._tail == self._rows:
+            self._drop_oldest_row()
+        self._actions[p] = actions
+        self._rewards[p] = rewards
+        self._terminated[p] = terminated
+        self._truncated[p] = truncated
+        if valid is None:
+            if self._row_invalid[p]:
+                self._valid[p] = True
+                self._row_invalid[p] = 0
+        else:
+            self._valid[p] = valid
+            self._row_invalid[p] = invalid = self.num_envs - int(np.count_nonzero(valid))
+            self._num_invalid += invalid
+        ended = terminated | truncated if self.store_frames_once or self._autoreset.next_step else None
+        if ended is not None and self.store_frames_once:
+            self._push_frames(p, obs, next_obs, valid, ended)
+        else:
+            self._obs[p] = obs
+            self._next_obs[p] = next_obs
+        self._head += 1
+        if ended is not None and self._autoreset.next_step:
+            self._autoreset.advance(ended, valid)
+        if self.store_frames_once:
+            self._drop_rows_with_lost_frames()
+
+    def _drop_oldest_row(self) -> None:
+        if self._num_invalid:
+            self._num_invalid -= int(self._row_invalid[self._tail % self._rows])
+        self._tail += 1
+
+    # ------------------------------------------------------------------ frames
+    def _check_frame_stacks(self, obs: np.ndarray, next_obs: np.ndarray, valid: np.ndarray | None) -> None:
+        envs = np.arange(self.num_envs) if valid is None else np.flatnonzero(valid)
+        if self._k > 1 and len(envs):
+            overlap = (next_obs[envs, :-1] == obs[envs, 1:]).reshape(len(envs), -1).all(axis=1)
+            if not overlap.all():
+                i = int(envs[np.argmin(overlap)])
+                raise ValueError(
+                    f"ReplayBuffer.add: next_obs[{i}][:-1] differs from obs[{i}][1:]; store_frames_once needs "
+                    "frame stacks (frames on axis 0, newest last, as gymnasium.wrappers.FrameStackObservation)"
+                )
+        cont = (
+            np.flatnonzero(~self._needs_start)
+            if valid is None
+            else np.flatnonzero(valid & ~self._needs_start)
+        )
+        if len(cont):
+            stored = self._frames[self._stack[cont] % self._frame_capacity]
+            same = (stored == obs[cont]).reshape(len(cont), -1).all(axis=1)
+            if not same.all():
+                i = int(cont[np.argmin(same)])
+                raise ValueError(
+                    f"ReplayBuffer.add: obs[{i}] is not the next_obs of env {i}'s previous step, which did not end "
+                    "its episode; store_frames_once stores each frame once and needs obs[t] == next_obs[t - 1] "
+                    "within an episode (check autoreset_mode)"
+                )
+
+    def _push_frames(
+        self, p: int, obs: np.ndarray, next_obs: np.ndarray, valid: np.ndarray | None, ended: np.ndarray
+    ) -> None:
+        k = self._k
+        pushed = self._frames_pushed
+        obs_frames = self._stack.copy()
+        starts = self._needs_start if valid is None else self._needs_start & valid
+        for i in np.flatnonzero(starts):
+            stack = obs[i]
+            keep = np.ones(k, dtype=bool)
+            if k > 1:
+                keep[1:] = (stack[1:] != stack[:-1]).reshape(k - 1, -1).any(axis=1)
+            kept = stack[keep]
+            self._write_frames(pushed, kept)
+            obs_frames[i] = pushed + np.cumsum(keep) - 1
+            pushed += len(kept)
+        envs = np.arange(self.num_envs) if valid is None else np.flatnonzero(valid)
+        newest = next_obs[:, -1] if valid is None else next_obs[envs, -1]
+        self._write_frames(pushed, newest)
+        next_frame = np.full(self.num_envs, -1, dtype=np.int64)
+        next_frame[envs] = pushed + np.arange(len(envs))
+        guard = int(obs_frames[envs, 0].min()) if len(envs) else pushed
+        pushed += len(envs)
+
+        self._obs_frames[p] = obs_frames
+        self._next_frame[p] = next_frame
+        self._stack[envs, :-1] = obs_frames[envs, 1:]
+        self._stack[envs, -1] = next_frame[envs]
+        self._frames_pushed = pushed
+        self._needs_start = ended.copy() if valid is None else ended | ~valid
+        self._row_guard[p] = guard
+
+    def _write_frames(self, start: int, frames: np.ndarray) -> None:
+        count = len(frames)
+        pos = start % self._frame_capacity
+        first = min(count, self._frame_capacity - pos)
+        self._frames[pos : pos + first] = frames[:first]
+        if first < count:
+            self._frames[: count - first] = frames[first:]
+
+    def _drop_rows_with_lost_frames(self) -> None:
+        oldest_kept = self._frames_pushed - self._frame_capacity
+        while self._tail < self._head and self._row_guard[self._tail % self._rows] < oldest_kept:
+            self._drop_oldest_row()
+
+    # ------------------------------------------------------------------ sample
+    def sample(self, batch_size: int, generator: np.random.Generator | None = None) -> ReplayBatch:
+        """Draw ``batch_size`` transitions uniformly with replacement.
+
+        Args:
+            batch_size: number of transitions, at most ``len(self)``.
+            generator: NumPy generator to draw with (default: the buffer's own, seeded by ``seed``).
+
+        Raises:
+            ValueError: if ``batch_size`` is not an int in ``[1, len(self)]``.
+        """
+        return self._gather(self.sample_indices(batch_size, generator))
+
+    def sample_indices(self, batch_size: int, generator: np.random.Generator | None = None) -> np.ndarray:
+        """Slots of ``batch_size`` transitions drawn uniformly with replacement (what :meth:`sample` draws).
+
+        A slot is ``row * num_envs + env`` in the storage arrays of shape ``(capacity //
+        num_envs, num_envs, ...)``; :meth:`gather` turns slots into a batch.
+        """
+        size = len(self)
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or not 1 <= batch_size <= size
+        ):
+            raise ValueError(
+                f"ReplayBuffer.sample: batch_size must be an int in [1, len(buffer)] = [1, {size}], got {batch_size!r}"
+                + (" (the buffer is empty: add transitions first)" if size == 0 else "")
+            )
+        rng = self._rng if generator is None else generator
+        n, alive = self.num_envs, (self._head - self._tail) * self.num_envs
+        offset, total = self._tail * n, self._rows * n
+        draws = rng.integers(0, alive, size=batch_size)
+        slots = (draws + offset) % total
+        if self._num_invalid:
+            # Rejection keeps the draw uniform over valid transitions; autoreset rows follow an
+            # episode end, so at most about half of the rows are invalid.
+            valid = self._valid.reshape(-1)
+            bad = np.flatnonzero(~valid[slots])
+            while len(bad):
+                slots[bad] = (rng.integers(0, alive, size=len(bad)) + offset) % total
+                bad = bad[~valid[slots[bad]]]
+        return slots
+
+    def gather(self, indices: Any) -> ReplayBatch:
+        """The transitions in slots ``indices`` (int array of shape ``(B,)``, see :meth:`sample_indices`).
+
+        Raises:
+            IndexError: if a slot is out of range or holds no transition that can be sampled.
+        """
+        slots = np.asarray(to_numpy(indices))
+        if slots.ndim != 1 or not np.issubdtype(slots.dtype, np.integer):
+            raise IndexError(
+                f"ReplayBuffer.gather: indices must be a 1-D int array, got shape {slots.shape} {slots.dtype}"
+            )
+        slots = slots.astype(np.int64)
+        total = self._rows * self.num_envs
+        out_of_range = (slots < 0) | (slots >= total)
+        if out_of_range.any():
+            bad = int(slots[np.argmax(out_of_range)])
+            raise IndexError(f"ReplayBuffer.gather: slot {bad} is out of range [0, {total})")
+        held = (
+            (slots // self.num_envs - self._tail) % self._rows < self._head - self._tail
+        ) & self._valid.reshape(-1)[slots]
+        if not held.all():
+            bad = int(slots[np.argmin(held)])
+            raise IndexError(f"ReplayBuffer.gather: slot {bad} holds no transition that can be sampled")
+        return self._gather(slots)
+
+    def _gather(self, slots: np.ndarray) -> ReplayBatch:
+        # np.take along axis 0 is several times faster than fancy indexing for small batches.
+        flat_rewards = self._rewards.reshape(-1)
+        flat_terminated = self._terminated.reshape(-1)
+        flat_truncated = self._truncated.reshape(-1)
+        if self.n_step == 1:
+            last = slots
+            rewards = np.take(flat_rewards, slots)
+            discounts = np.full(len(slots), self.gamma, dtype=np.float32)
+        else:
+            last, rewards, discounts = self._n_step_windows(
+                slots, flat_rewards, flat_terminated, flat_truncated
+            )
+        if self.store_frames_once:
+            ring = self._frame_capacity
+            obs_frames = self._obs_frames.reshape(-1, self._k)
+            observations = np.take(self._frames, np.take(obs_frames, slots, axis=0) % ring, axis=0)
+            next_frames = np.concatenate(
+                [np.take(obs_frames, last, axis=0)[:, 1:], np.take(self._next_frame, last)[:, None]], axis=1
+            )
+            next_observations = np.take(self._frames, next_frames % ring, axis=0)
+        else:
+            observations = np.take(self._obs.reshape(-1, *self.obs_shape), slots, axis=0)
+            next_observations = np.take(self._next_obs.reshape(-1, *self.obs_shape), last, axis=0)
+        actions = np.take(self._actions.reshape(-1, *self.action_shape), slots, axis=0)
+        device = self.device
+        return ReplayBatch(
+            observations=to_tensor(observations, device),
+            actions=to_tensor(actions, device),
+            next_observations=to_tensor(next_observations, device),
+            rewards=to_tensor(rewards, device),
+            terminated=to_tensor(np.take(flat_terminated, last), device),
+            truncated=to_tensor(np.take(flat_truncated, last), device),
+            discounts=to_tensor(discounts, device),
+        )
+
+    def _n_step_windows(
+        self, slots: np.ndarray, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Last slot, discounted reward sum and bootstrap discount of each n-step window."""
+        n, rows = self.num_envs, self._rows
+        steps = np.arange(self.n_step)
+        row, env = np.divmod(slots, n)
+        first = self._tail + (row - self._tail) % rows
+        window = first[:, None] + steps
+        window_slots = (window % rows) * n + env[:, None]
+        # A window stops after an episode end, and before a row that is not written yet (it then
+        # bootstraps from the newest next_obs) or is an autoreset row.
+        present = (window < self._head) & self._valid.reshape(-1)[window_slots]
+        ended = terminated[window_slots] | truncated[window_slots]
+        stop = np.where(~present, steps, np.where(ended, steps + 1, self.n_step)).min(axis=1)
+        weights = np.where(steps < stop[:, None], self.gamma**steps, 0.0)
+        returns = (rewards[window_slots] * weights).sum(axis=1).astype(np.float32)
+        last = window_slots[np.arange(len(slots)), stop - 1]
+        return last, returns, (self.gamma ** stop.astype(np.float64)).astype(np.float32)
+
+    # ------------------------------------------------------------------ state
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {
+            "actions": self._actions,
+            "rewards": self._rewards,
+            "terminated": self._terminated,
+            "truncated": self._truncated,
+            "valid": self._valid,
+        }
+        if self.store_frames_once:
+            arrays.update(
+                frames=self._frames,
+                obs_frames=self._obs_frames,
+                next_frame=self._next_frame,
+                row_guard=self._row_guard,
+                stack=self._stack,
+                needs_start=self._needs_start,
+            )
+        else:
+            arrays.update(observations=self._obs, next_observations=self._next_obs)
+        return arrays
+
+    def _counters(self) -> list[str]:
+        return ["head", "tail", "frames_pushed"] if self.store_frames_once else ["head", "tail"]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Contents and counters: tensors (sharing memory with the buffer) and ints.
+
+        Loadable with ``torch.load(weights_only=True)``; includes the state of the buffer's own
+        sampling generator.
+        """
+        state: dict[str, Any] = {name: torch.from_numpy(array) for name, array in self._arrays().items()}
+        state["autoreset_pending"] = torch.from_numpy(self._autoreset.pending.copy())
+        state["rng_state"] = rng_state(self._rng)
+        state["head"] = self._head
+        state["tail"] = self._tail
+        if self.store_frames_once:
+            state["frames_pushed"] = self._frames_pushed
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Load what :meth:`state_dict` saved from a buffer of the same configuration.
+
+        Raises:
+            KeyError: if keys are missing or unexpected (e.g. a plain buffer's state loaded into
+                a ``store_frames_once`` one).
+            ValueError, TypeError: if a shape, dtype or counter does not fit this buffer.
+        """
+        where = "ReplayBuffer.load_state_dict"
+        arrays = self._arrays()
+        check_state_keys(where, state, {*arrays, *self._counters(), "autoreset_pending", "rng_state"})
+        loaded = {name: load_array(where, name, state[name], like) for name, like in arrays.items()}
+        pending = load_array(where, "autoreset_pending", state["autoreset_pending"], self._autoreset.pending)
+        head = load_int(where, "head", state["head"], 0, 2**62)
+        tail = load_int(where, "tail", state["tail"], max(0, head - self._rows), head)
+        frames_pushed = (
+            load_int(where, "frames_pushed", state["frames_pushed"], 0, 2**62)
+            if self.store_frames_once
+            else 0
+        )
+        set_rng_state(where, self._rng, state["rng_state"])
+        for name, array in loaded.items():
+            np.copyto(arrays[name], array)
+        self._autoreset.pending = pending.copy()
+        self._head, self._tail = head, tail
+        if self.store_frames_once:
+            self._frames_pushed = frames_pushed
+        self._row_invalid = self.num_envs - self._valid.sum(axis=1).astype(np.int64)
+        alive = np.arange(tail, head) % self._rows
+        self._num_invalid = int(self._row_invalid[alive].sum())
