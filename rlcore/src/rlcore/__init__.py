@@ -1,19 +1,50 @@
-"""rlcore: trusted building blocks for PyTorch reinforcement-learning research.
+"""rlcore: trusted building blocks for PyTorch reinforcement-learning research on Gymnasium 1.x.
 
-The public names are listed in ``__all__`` below; import them from ``rlcore`` or from the
-public submodules (``rlcore.wrappers``, ``rlcore.nn``, ...). Names that start with an
-underscore are private and may change in any release.
+The curated public names are listed in ``__all__`` below; the public submodules
+(``rlcore.wrappers``, ``rlcore.wrappers.vector``, ``rlcore.nn``, ``rlcore.buffers``,
+``rlcore.returns``, ``rlcore.seeding``, ``rlcore.checkpoint``, ``rlcore.schedules``,
+``rlcore.evaluation``, ``rlcore.logging``, ``rlcore.analysis``, ``rlcore.envs``,
+``rlcore.testing``) hold the rest. Names that start with an underscore are private and may
+change in any release. ``import rlcore`` needs only numpy, gymnasium and torch; optional
+integrations (TensorBoard, W&B, matplotlib, Ray) are imported by the functions that use them.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from rlcore import buffers, checkpoint, nn, returns, schedules, seeding, wrappers
+from rlcore.buffers import ReplayBuffer, RolloutBuffer
 from rlcore.deprecation import RLCoreDeprecationWarning
+from rlcore.evaluation import EvaluationResult, evaluate
+from rlcore.logging import Logger, make_logger
+from rlcore.returns import discounted_returns, gae, td_lambda_returns
+from rlcore.seeding import seed_env, seed_everything
 from rlcore.stats import RunningMeanStd
+from rlcore.wrappers import FrameStack, TaskOneHot, TrialWrapper
 
 __all__ = [
+    "EvaluationResult",
+    "FrameStack",
+    "Logger",
     "RLCoreDeprecationWarning",
+    "ReplayBuffer",
+    "RolloutBuffer",
     "RunningMeanStd",
+    "TaskOneHot",
+    "TrialWrapper",
     "__version__",
+    "buffers",
+    "checkpoint",
+    "discounted_returns",
+    "evaluate",
+    "gae",
+    "make_logger",
+    "nn",
+    "returns",
+    "schedules",
+    "seed_env",
+    "seed_everything",
+    "td_lambda_returns",
+    "wrappers",
 ]
