@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest exits 5 when it collected no test: that is not a failure of the suite.
 PYTEST = $(BIN)/python -m pytest
+# Explicit paths: ruff would otherwise try to read the Jinja-templated pyproject.toml of the template.
+LINT_PATHS := rlcore benchmarks tests hooks local_extensions.py
 
 .PHONY: install test lint typecheck test-rlcore test-template demo bench clean
 
@@ -22,8 +24,8 @@ $(STAMP): rlcore/pyproject.toml requirements-dev.txt
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	cd rlcore && ../$(BIN)/mypy

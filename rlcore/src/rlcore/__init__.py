@@ -21,12 +21,14 @@ from rlcore.logging import Logger, make_logger
 from rlcore.returns import discounted_returns, gae, td_lambda_returns
 from rlcore.seeding import seed_env, seed_everything
 from rlcore.stats import RunningMeanStd
-from rlcore.wrappers import FrameStack, TaskOneHot, TrialWrapper
+from rlcore.wrappers import FrameStack, NormalizeObservation, NormalizeReward, TaskOneHot, TrialWrapper
 
 __all__ = [
     "EvaluationResult",
     "FrameStack",
     "Logger",
+    "NormalizeObservation",
+    "NormalizeReward",
     "RLCoreDeprecationWarning",
     "ReplayBuffer",
     "RolloutBuffer",
@@ -45,6 +47,7 @@ __all__ = [
     "schedules",
     "seed_env",
     "seed_everything",
+    "seeding",
     "td_lambda_returns",
     "wrappers",
 ]

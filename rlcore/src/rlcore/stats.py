@@ -29,6 +29,14 @@ class RunningMeanStd:
         \bar x = \bar x_A + \delta \frac{n_B}{n},\quad
         \sigma^2 = \frac{n_A \sigma_A^2 + n_B \sigma_B^2 + \delta^2 n_A n_B / n}{n}.
 
+    A single sample ``x`` takes the ``n_B = 1`` case, Welford's update (B. P. Welford, "Note
+    on a Method for Calculating Corrected Sums of Squares and Products", Technometrics 4(3),
+    1962), written with ``w = 1 / n`` as
+
+    .. math::
+        \delta = x - \bar x_A,\quad \bar x = \bar x_A + w\delta,\quad
+        \sigma^2 = (1 - w)\,\sigma_A^2 + w (1 - w)\,\delta^2 .
+
     The statistics start as a pseudo-batch of ``epsilon`` samples with mean 0 and variance 1,
     like Gymnasium's and Stable-Baselines3's ``RunningMeanStd``, so that the first
     normalised values are finite. With ``epsilon=0`` the statistics are exactly the
@@ -44,6 +52,10 @@ class RunningMeanStd:
 
     In both, ``mask`` (bool, shape ``(B,)`` or ``(N,)``) selects the rows that enter.
 
+    ``mean`` and ``var`` are float64 arrays updated in place (the hot path of the wrappers
+    allocates nothing for them); copy them to keep a snapshot. ``count`` is a Python float in
+    the shared layout and a float64 array of shape ``(N,)`` per stream.
+
     Args:
         shape: shape of one sample.
         epsilon: pseudo-count of the prior (mean 0, variance 1); ``>= 0``.
@@ -56,6 +68,9 @@ class RunningMeanStd:
         (array([ 2., 20.]), array([  1., 100.]), 2.0)
         >>> rms.normalize(np.array([3.0, 30.0]), epsilon=0.0)
         array([1., 1.])
+        >>> rms.update_one(np.array([2.0, 20.0]))
+        >>> rms.count, rms.var
+        (3.0, array([ 0.66666667, 66.66666667]))
     """
 
     def __init__(
@@ -66,7 +81,9 @@ class RunningMeanStd:
     ) -> None:
         if not (isinstance(epsilon, (int, float)) and math.isfinite(epsilon) and epsilon >= 0):
             raise ValueError(f"RunningMeanStd: epsilon must be a finite number >= 0, got {epsilon!r}")
-        if num_streams is not None and (not isinstance(num_streams, int) or num_streams < 1):
+        if num_streams is not None and (
+            not isinstance(num_streams, int) or isinstance(num_streams, bool) or num_streams < 1
+        ):
             raise ValueError(f"RunningMeanStd: num_streams must be None or an int >= 1, got {num_streams!r}")
         self.shape: tuple[int, ...] = tuple(int(s) for s in shape)
         self.num_streams = num_streams
@@ -79,90 +96,232 @@ class RunningMeanStd:
         self.count: Any = self.epsilon if num_streams is None else np.full(num_streams, self.epsilon)
 
     # ------------------------------------------------------------------ updates
-    def update(self, x: np.ndarray, mask: np.ndarray | None = None) -> None:
+    def update(self, x: np.ndarray, mask: np.ndarray | None = None, *, check_finite: bool = True) -> None:
         """Add a batch of samples (see the class docstring for the shapes).
 
+        Args:
+            x: shared layout: ``(B, *shape)``; per stream: ``(N, *shape)``. Any real dtype.
+            mask: bool ``(B,)`` or ``(N,)``; only the rows where it is True enter.
+            check_finite: check that the rows that enter are finite (one reduction). Pass
+                ``False`` only when the caller has already checked them, as the wrappers do.
+
         Raises:
-            ValueError: if ``x`` has the wrong shape or contains NaN or inf (the statistics
-                are left untouched, and the message names the first offending index).
+            ValueError: if ``x`` or ``mask`` has the wrong shape, or a row that enters contains
+                NaN or inf (the statistics are left untouched, and the message names the
+                first offending index).
         """
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
         if self.num_streams is not None:
-            self._update_streams(x, mask)
+            self._update_streams(x, mask, check_finite)
             return
-        if x.shape[1:] != self.shape or x.ndim != len(self.shape) + 1:
+        if x.ndim != len(self.shape) + 1 or x.shape[1:] != self.shape:
             raise ValueError(
                 f"RunningMeanStd.update: expected a batch of shape (B, {_fmt(self.shape)}), got {x.shape}"
             )
         if mask is not None:
-            x = x[np.asarray(mask, dtype=bool)]
+            mask = _check_mask(mask, x.shape[0])
+            x = x[mask]
         n = x.shape[0]
         if n == 0:
             return
-        _check_finite(x, "RunningMeanStd.update")
+        if check_finite:
+            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+        # Mixed float32/float64 ufunc calls cost about three times more than float64 ones.
+        x = np.asarray(x, dtype=np.float64)
         if n == 1:
-            self._update_one(x[0])
+            self._welford(x[0])
             return
-        batch_mean = x.mean(axis=0)
-        batch_var = x.var(axis=0)
-        self.update_from_moments(batch_mean, batch_var, n)
+        # Two-pass batch moments (what np.mean / np.var compute, without their Python overhead):
+        # sums over the batch axis as dot products with a vector of ones.
+        ones = _ones(n)
+        if not self.shape:
+            # Scalar statistics combine in Python floats: NumPy calls on 0-d arrays cost twice
+            # as much as on small 1-d ones.
+            batch_mean = float(ones.dot(x)) / n
+            centred = x - batch_mean
+            self._combine_scalar(batch_mean, float(centred.dot(centred)), n)
+            return
+        flat = x.reshape(n, -1)
+        batch_mean = _ones(n, 1.0 / n).dot(flat)
+        centred = flat - batch_mean
+        centred *= centred
+        self._combine(batch_mean.reshape(self.shape), ones.dot(centred).reshape(self.shape), n)
 
-    def _update_one(self, x: np.ndarray) -> None:
-        # Welford's single-sample update: the B=1 case of Chan et al. without the reductions.
+    def update_one(self, x: np.ndarray, *, check_finite: bool = True) -> None:
+        """Add one sample ``x`` of shape ``shape`` (no batch axis) to the shared statistics.
+
+        Equivalent to ``update(x[None])`` but with no reductions: Welford's update in seven
+        array operations (in Python floats for shape ``()``).
+
+        Raises:
+            TypeError: for the per-stream layout.
+            ValueError: if ``x`` does not have shape ``shape`` or (with ``check_finite``)
+                contains NaN or inf; the statistics are then left untouched.
+        """
+        if self.num_streams is not None:
+            raise TypeError("RunningMeanStd.update_one is for the shared layout (num_streams=None)")
+        x = np.asarray(x)
+        if x.shape != self.shape:
+            raise ValueError(
+                f"RunningMeanStd.update_one: expected one sample of shape {self.shape}, got {x.shape}"
+            )
+        if check_finite:
+            _check_finite(x, "RunningMeanStd.update_one")
+        self._welford(np.asarray(x, dtype=np.float64))
+
+    def update_scalar(self, x: float, *, check_finite: bool = True) -> None:
+        """Add one scalar sample to shared statistics of shape ``()``, in Python float arithmetic.
+
+        The fast path of the single-env reward normaliser: the same update as
+        :meth:`update_one`, without NumPy calls.
+
+        Raises:
+            TypeError: for the per-stream layout or a shape other than ``()``.
+            ValueError: if ``x`` is NaN or inf (with ``check_finite``).
+        """
+        if self.num_streams is not None or self.shape:
+            raise TypeError(
+                "RunningMeanStd.update_scalar needs the shared layout with shape (), "
+                f"got shape={self.shape}, num_streams={self.num_streams}"
+            )
+        x = float(x)
+        if check_finite and not math.isfinite(x):
+            raise ValueError(
+                f"RunningMeanStd.update_scalar: non-finite value {x!r}; expected a finite number"
+            )
+        self._combine_scalar(x, 0.0, 1.0)
+
+    def _welford(self, x: np.ndarray) -> None:
+        # x: float64 of shape `shape`.
+        if not self.shape:
+            self._combine_scalar(float(x), 0.0, 1.0)
+            return
         count = self.count + 1.0
-        delta = x - self.mean
-        self.mean = self.mean + delta / count
-        self.var = (self.var * self.count + delta * (x - self.mean)) / count
+        self._welford_step(x - self.mean, 1.0 / count)
         self.count = count
 
-    def _update_streams(self, x: np.ndarray, mask: np.ndarray | None) -> None:
+    def _welford_step(self, delta: np.ndarray, w: Any) -> None:
+        # delta = x - mean (float64, overwritten), w = 1 / new count (a float, or per stream
+        # an array broadcasting against delta). delta - step is x minus the new mean; the
+        # product w (1 - w) delta^2 never overflows where the result is finite (w = 1 for the
+        # first sample with epsilon=0 gives 0).
+        step = delta * w
+        self.mean += step
+        delta -= step
+        delta *= step
+        self.var *= 1.0 - w
+        self.var += delta
+
+    def _update_streams(self, x: np.ndarray, mask: np.ndarray | None, check_finite: bool) -> None:
         assert self.num_streams is not None
         expected = (self.num_streams, *self.shape)
         if x.shape != expected:
-            raise ValueError(f"RunningMeanStd.update: expected shape {expected} (one sample per stream), got {x.shape}")
-        active = np.ones(self.num_streams, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-        if not active.any():
-            return
-        _check_finite(x[active], "RunningMeanStd.update", rows=np.flatnonzero(active))
-        weight = active.astype(np.float64)
-        count = self.count + weight
-        # Streams outside the mask keep their statistics: their weight is 0.
-        w = (weight / np.maximum(count, 1e-300)).reshape((-1,) + (1,) * len(self.shape))
-        delta = np.where(w > 0, x - self.mean, 0.0)
-        new_mean = self.mean + delta * w
-        old_count = self.count.reshape(w.shape)
-        new_count = count.reshape(w.shape)
-        new_var = (self.var * old_count + delta * (x - new_mean) * (w > 0)) / np.maximum(new_count, 1e-300)
-        self.mean = new_mean
-        self.var = np.where(w > 0, new_var, self.var)
+            raise ValueError(
+                f"RunningMeanStd.update: expected shape {expected} (one sample per stream), got {x.shape}"
+            )
+        partial = False
+        if mask is not None:
+            mask = _check_mask(mask, self.num_streams)
+            active = int(np.count_nonzero(mask))
+            if active == 0:
+                return
+            partial = active < self.num_streams
+        if partial:
+            assert mask is not None
+            if check_finite:
+                _check_finite(x[mask], "RunningMeanStd.update", row_mask=mask)
+            weight = mask.astype(np.float64)
+            count = self.count + weight
+            # Streams outside the mask get w = 0 and a zeroed delta (their row may hold
+            # anything, NaN included), which leaves their mean and variance bit for bit.
+            w = weight / np.maximum(count, 1e-300)
+            delta = np.subtract(x, self.mean, dtype=np.float64)
+            delta[~mask] = 0.0
+        else:
+            if check_finite:
+                _check_finite(x, "RunningMeanStd.update")
+            x = np.asarray(x, dtype=np.float64)
+            count = self.count + 1.0
+            w = 1.0 / count
+            delta = x - self.mean
+        self._welford_step(delta, w.reshape((-1,) + (1,) * len(self.shape)))
         self.count = count
 
     def update_from_moments(self, batch_mean: np.ndarray, batch_var: np.ndarray, batch_count: float) -> None:
-        """Combine the moments of a batch (Chan et al. 1979) into the shared statistics."""
+        """Combine the moments of a batch (Chan et al. 1979) into the shared statistics.
+
+        Args:
+            batch_mean: mean of the batch, shape ``shape``.
+            batch_var: population variance of the batch, shape ``shape``.
+            batch_count: number of samples in the batch; nothing happens if it is ``<= 0``.
+
+        Raises:
+            TypeError: for the per-stream layout.
+            ValueError: if a moment's shape is not ``shape``.
+        """
         if self.num_streams is not None:
             raise TypeError("RunningMeanStd.update_from_moments is for the shared layout (num_streams=None)")
         if batch_count <= 0:
             return
-        total = self.count + batch_count
-        delta = batch_mean - self.mean
-        self.mean = self.mean + delta * (batch_count / total)
-        m2 = self.var * self.count + batch_var * batch_count + np.square(delta) * (self.count * batch_count / total)
-        self.var = m2 / total
+        for name, value in (("batch_mean", batch_mean), ("batch_var", batch_var)):
+            if np.shape(value) != self.shape:
+                raise ValueError(
+                    f"RunningMeanStd.update_from_moments: {name} has shape {np.shape(value)}, expected {self.shape}"
+                )
+        self._combine(
+            np.array(batch_mean, dtype=np.float64),
+            np.multiply(batch_var, batch_count, dtype=np.float64),
+            batch_count,
+        )
+
+    def _combine_scalar(self, batch_mean: float, batch_m2: float, n: float) -> None:
+        # _combine for shape (), in Python floats; with n = 1 and batch_m2 = 0 it is Welford's.
+        count = self.count
+        total = count + n
+        mean = float(self.mean)
+        delta = batch_mean - mean
+        scaled = delta * (n / total)
+        self.mean[()] = mean + scaled
+        self.var[()] = (float(self.var) * count + batch_m2 + delta * count * scaled) / total
+        self.count = total
+
+    def _combine(self, batch_mean: np.ndarray, batch_m2: np.ndarray, n: float) -> None:
+        # Chan et al. with the batch's sum of squared deviations m2 = n * var, in place; may
+        # overwrite batch_mean and batch_m2 (float64).
+        count = self.count
+        total = count + n
+        delta = batch_mean
+        delta -= self.mean
+        scaled = delta * (n / total)
+        self.mean += scaled
+        # count before scaled: delta^2 alone may overflow where count * delta^2 * n / total
+        # does not (it is 0 for the first batch with epsilon=0).
+        delta *= count
+        delta *= scaled
+        delta += self.var * count
+        delta += batch_m2
+        np.multiply(delta, 1.0 / total, out=self.var)
         self.count = total
 
     # ------------------------------------------------------------------ use
     def normalize(self, x: np.ndarray, epsilon: float = 1e-8) -> np.ndarray:
         """Return ``(x - mean) / sqrt(var + epsilon)`` in float64; ``x`` broadcasts against ``mean``."""
-        return (x - self.mean) / np.sqrt(self.var + epsilon)
+        normalized: np.ndarray = (x - self.mean) / np.sqrt(self.var + epsilon)
+        return normalized
 
     @property
     def std(self) -> np.ndarray:
         """Standard deviation, ``sqrt(var)``."""
-        return np.sqrt(self.var)
+        std: np.ndarray = np.sqrt(self.var)
+        return std
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """Statistics as float64 tensors (loadable with ``torch.load(weights_only=True)``)."""
+        """Statistics as float64 tensors (loadable with ``torch.load(weights_only=True)``).
+
+        Keys ``mean`` and ``var`` (shape of :attr:`mean`) and ``count`` (shape ``()`` shared,
+        ``(N,)`` per stream). The tensors are copies.
+        """
         return {
             "mean": torch.from_numpy(np.array(self.mean, dtype=np.float64)),
             "var": torch.from_numpy(np.array(self.var, dtype=np.float64)),
@@ -172,6 +331,8 @@ class RunningMeanStd:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Load statistics saved by :meth:`state_dict` (tensors or arrays).
 
+        Everything is checked before anything is assigned, so a failed load changes nothing.
+
         Raises:
             KeyError: if a key is missing.
             ValueError: if a shape differs from this object's, or a value is NaN, inf or a
@@ -179,20 +340,27 @@ class RunningMeanStd:
         """
         missing = {"mean", "var", "count"} - set(state)
         if missing:
-            raise KeyError(f"RunningMeanStd.load_state_dict: missing keys {sorted(missing)}; expected mean, var, count")
+            raise KeyError(
+                f"RunningMeanStd.load_state_dict: missing keys {sorted(missing)}; expected mean, var, count"
+            )
         mean = _to_numpy(state["mean"])
         var = _to_numpy(state["var"])
         count = _to_numpy(state["count"])
         count_shape: tuple[int, ...] = () if self.num_streams is None else (self.num_streams,)
-        for name, value, shape in (("mean", mean, self.mean.shape), ("var", var, self.var.shape), ("count", count, count_shape)):
+        for name, value, shape in (
+            ("mean", mean, self.mean.shape),
+            ("var", var, self.var.shape),
+            ("count", count, count_shape),
+        ):
             if value.shape != shape:
                 raise ValueError(
                     f"RunningMeanStd.load_state_dict: '{name}' has shape {value.shape}, expected {shape}"
                 )
-            if not np.all(np.isfinite(value)):
-                raise ValueError(f"RunningMeanStd.load_state_dict: '{name}' contains NaN or inf")
-        if np.any(var < 0) or np.any(count < 0):
-            raise ValueError("RunningMeanStd.load_state_dict: 'var' and 'count' must be >= 0")
+            _check_finite(value, f"RunningMeanStd.load_state_dict: '{name}'")
+            if name != "mean" and np.any(value < 0):
+                raise ValueError(
+                    f"RunningMeanStd.load_state_dict: '{name}' has a negative value {float(value.min())!r}; expected >= 0"
+                )
         self.mean = mean.copy()
         self.var = var.copy()
         self.count = float(count) if self.num_streams is None else count.copy()
@@ -212,14 +380,67 @@ def _fmt(shape: tuple[int, ...]) -> str:
     return ", ".join(str(s) for s in shape) if shape else ""
 
 
-def _check_finite(x: np.ndarray, where: str, rows: np.ndarray | None = None) -> None:
-    # One reduction on the hot path; the index is looked up only when something is wrong.
-    if math.isfinite(float(np.add.reduce(x, axis=None))):
-        return
+_CONSTANT_VECTORS: dict[tuple[int, float], np.ndarray] = {}
+
+
+def _ones(n: int, value: float = 1.0) -> np.ndarray:
+    """A read-only vector of ``n`` copies of ``value``, cached.
+
+    Batch sums are dot products with such vectors; np.ones costs more than the dot product
+    it feeds, and batch sizes repeat.
+    """
+    vector = _CONSTANT_VECTORS.get((n, value))
+    if vector is None:
+        if len(_CONSTANT_VECTORS) > 256:
+            _CONSTANT_VECTORS.clear()
+        vector = _CONSTANT_VECTORS[n, value] = np.full(n, value)
+        vector.flags.writeable = False
+    return vector
+
+
+def _check_mask(mask: np.ndarray, length: int) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.shape != (length,) or mask.dtype != np.bool_:
+        raise ValueError(
+            f"RunningMeanStd.update: mask must be a bool array of shape ({length},), "
+            f"got dtype {mask.dtype} and shape {mask.shape}"
+        )
+    return mask
+
+
+def _first_nonfinite(x: np.ndarray) -> tuple[tuple[int, ...], float] | None:
+    """Index and value of the first NaN or inf in ``x`` (C order), or ``None`` if all are finite.
+
+    The fast path is one dot product (a sum of squares is finite exactly when every entry is,
+    unless it overflows); the index is looked up only when that fails.
+    """
+    if x.dtype.kind in "biu":
+        return None
+    if x.ndim == 1:
+        total = x.dot(x)
+    elif x.ndim == 0:
+        total = x
+    else:
+        total = np.vdot(x, x)
+    if math.isfinite(total):
+        return None
     bad = np.argwhere(~np.isfinite(x))
-    if len(bad) == 0:  # finite values whose sum overflowed: nothing is wrong.
-        return
+    if len(bad) == 0:  # finite values whose sum of squares overflowed: nothing is wrong.
+        return None
     index = tuple(int(i) for i in bad[0])
-    if rows is not None:
-        index = (int(rows[index[0]]), *index[1:])
-    raise ValueError(f"{where}: non-finite value {x[tuple(bad[0])]!r} at index {index}")
+    return index, float(x[index])
+
+
+def _check_finite(x: np.ndarray, where: str, row_mask: np.ndarray | None = None) -> None:
+    """Raise ``ValueError`` naming ``where``, the index and the value of the first NaN or inf in ``x``.
+
+    ``x`` may be the rows ``row_mask`` selects from a larger batch; the index then names the
+    row in that batch.
+    """
+    found = _first_nonfinite(x)
+    if found is None:
+        return
+    index, value = found
+    if row_mask is not None:
+        index = (int(np.flatnonzero(row_mask)[index[0]]), *index[1:])
+    raise ValueError(f"{where}: non-finite value {value!r} at index {index}; expected finite values")

@@ -140,6 +140,8 @@ class NormalizeObservation(
         self.single_observation_space = normalized_box(shape, self.clip)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._tracker = AutoresetTracker(env)
+        self._next_step = self._tracker.mode == AutoresetMode.NEXT_STEP
+        self._same_step = self._tracker.mode == AutoresetMode.SAME_STEP
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -159,12 +161,12 @@ class NormalizeObservation(
         started, transition = self._tracker.on_step(terminated, truncated)
         x = checked_float64("NormalizeObservation", obs, self._batch_shape, batched=True)
         entering = x
-        finished = self._tracker.mode == AutoresetMode.SAME_STEP and np.count_nonzero(started) > 0
+        finished = self._same_step and np.count_nonzero(started) > 0
         if finished:
             entering = self._with_final_obs(x, info, started)
         if not self._frozen:
             # Only NEXT_STEP has steps that are not transitions (its autoreset steps).
-            mask = _partial(transition) if self._tracker.mode == AutoresetMode.NEXT_STEP else None
+            mask = _partial(transition) if self._next_step else None
             self.obs_rms.update(entering, mask, check_finite=False)
         normalized = normalize_obs(x, self.obs_rms, self.epsilon, self.clip)
         if finished:
@@ -275,7 +277,9 @@ class NormalizeReward(
             name, "return_rms", return_rms, (), self.num_envs if self.per_env else None
         )
         self.discounted_return = np.zeros(self.num_envs, dtype=np.float64)
+        self._reward_shape = (self.num_envs,)
         self._tracker = AutoresetTracker(env)
+        self._next_step = self._tracker.mode == AutoresetMode.NEXT_STEP
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -292,15 +296,15 @@ class NormalizeReward(
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         _, transition = self._tracker.on_step(terminated, truncated)
         r = np.asarray(rewards, dtype=np.float64)
-        if r.shape != (self.num_envs,):
-            raise ValueError(f"NormalizeReward: rewards have shape {r.shape}, expected ({self.num_envs},)")
+        if r.shape != self._reward_shape:
+            raise ValueError(f"NormalizeReward: rewards have shape {r.shape}, expected {self._reward_shape}")
         check_rewards_finite("NormalizeReward", r)
         # Only NEXT_STEP has steps that are not transitions (its autoreset steps).
-        mask = _partial(transition) if self._tracker.mode == AutoresetMode.NEXT_STEP else None
+        mask = _partial(transition) if self._next_step else None
         returns = self.discounted_return * self.gamma
         returns += r
         if mask is not None:
-            np.copyto(returns, self.discounted_return, where=~mask)
+            returns = np.where(mask, returns, self.discounted_return)
         if not self._frozen:
             self.return_rms.update(returns, mask, check_finite=False)
         if self.per_env:
