@@ -1,0 +1,914 @@
+"""What ``rlcore check`` and ``rlcore upgrade`` know about a generated project (private).
+
+* The rlcore requirement in ``pyproject.toml``'s ``[project] dependencies``: a version range
+  (``rlcore>=0.1.0,<0.2``) or a git reference whose tag is the version
+  (``rlcore @ git+URL@v0.1.0#subdirectory=rlcore``); :func:`read_requirement` reads it,
+  :func:`compatible_range` and :meth:`RlcoreRequirement.retarget` write the next one, and
+  :func:`rewrite_pyproject` changes only that string in the file, checked by re-parsing.
+* rlcore's ``CHANGELOG.md`` (Keep a Changelog): :func:`find_changelog` locates the installed
+  one, :func:`parse_changelog` splits it into :class:`ChangelogSection`.
+* Static uses of deprecated or removed rlcore names in the project's code (:func:`scan_project`):
+  the project is parsed with :mod:`ast`, never imported; the installed rlcore is imported to
+  learn which names exist and which carry a :class:`rlcore.deprecation.Deprecation`.
+* A journal of the original bytes of every file an upgrade changes (:class:`Journal`), so an
+  interrupted upgrade is undone by the next run (:func:`recover`).
+
+Imported only by the CLI subcommands, so ``import rlcore`` never loads ``packaging``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import importlib
+import inspect
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+import types
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from rlcore.deprecation import DEPRECATIONS, Deprecation
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 reads TOML with the tomli backport
+    import tomli as tomllib
+
+__all__ = [
+    "JOURNAL_NAME",
+    "ChangelogSection",
+    "Journal",
+    "ProjectError",
+    "RlcoreRequirement",
+    "ScanResult",
+    "Use",
+    "add_projects_argument",
+    "atomic_write",
+    "compatible_range",
+    "find_changelog",
+    "parse_changelog",
+    "read_requirement",
+    "recover",
+    "removal_notes",
+    "rewrite_pyproject",
+    "scan_project",
+    "sections_between",
+]
+
+#: The journal file an upgrade writes inside the project before it changes anything.
+JOURNAL_NAME = ".rlcore-upgrade-journal.json"
+_TMP_MARKER = ".rlcore-tmp-"
+_DIST_NAME = canonicalize_name("rlcore")
+# Directories that hold no code of the project's own: caches, build outputs, installed
+# packages, run directories (W&B copies code into them). Virtual envs are found by pyvenv.cfg.
+_SKIP_DIRS = frozenset({"__pycache__", "build", "dist", "node_modules", "site-packages", "runs", "wandb"})
+
+
+class ProjectError(Exception):
+    """A project that ``rlcore check`` / ``rlcore upgrade`` cannot work on; the message says why."""
+
+
+def add_projects_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``PROJECT ...`` positional argument that ``rlcore check`` and ``rlcore upgrade`` share."""
+    parser.add_argument(
+        "projects",
+        nargs="*",
+        type=Path,
+        default=[Path(".")],
+        metavar="PROJECT",
+        help="project root directories (default: the current directory)",
+    )
+
+
+# --------------------------------------------------------------------------- requirement
+
+
+@dataclass(frozen=True)
+class RlcoreRequirement:
+    """The rlcore requirement of a project, as written in its ``pyproject.toml``.
+
+    Attributes:
+        text: the dependency string exactly as written, e.g. ``"rlcore>=0.1.0,<0.2"``.
+        requirement: the parsed requirement.
+    """
+
+    text: str
+    requirement: Requirement
+
+    @property
+    def kind(self) -> str:
+        """``"range"`` (a specifier set), ``"git"`` (a ``git+`` reference) or ``"url"`` (any other)."""
+        if self.requirement.url is None:
+            return "range"
+        return "git" if self.requirement.url.startswith("git+") else "url"
+
+    @property
+    def git_ref(self) -> str | None:
+        """The ref after ``@`` in a git reference's path (``"v0.1.0"``), or ``None``."""
+        if self.kind != "git":
+            return None
+        return _split_git_ref(self.requirement.url or "")[1]
+
+    @property
+    def version(self) -> Version | None:
+        """The version the project is written against.
+
+        For a range, its lower bound (from ``>=``, ``>``, ``==``, ``~=`` or ``===``; the
+        largest if several); for a git reference, the tag without its leading ``v``;
+        ``None`` when there is none (``rlcore<0.2``, a branch, a plain URL).
+        """
+        if self.kind == "range":
+            return _lower_bound(self.requirement.specifier)
+        ref = self.git_ref
+        if ref is None:
+            return None
+        try:
+            return Version(ref[1:] if ref[:1] in ("v", "V") else ref)
+        except InvalidVersion:
+            return None
+
+    def satisfied_by(self, installed: Version) -> bool | None:
+        """Whether ``installed`` meets the requirement; ``None`` when that cannot be known.
+
+        A range contains the version (pre-releases included); a git tag is met by exactly its
+        version. A git branch or a plain URL names no version, hence ``None``.
+        """
+        if self.kind == "range":
+            return self.requirement.specifier.contains(installed, prereleases=True)
+        pinned = self.version
+        return None if pinned is None else pinned == installed
+
+    def retarget(self, version: Version) -> str:
+        """The dependency string for ``version``, keeping the name, extras, URL and marker.
+
+        A range becomes :func:`compatible_range` of ``version``; a git reference gets the tag
+        ``v<version>``. A plain URL cannot be rewritten (:class:`ProjectError`).
+        """
+        req = self.requirement
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        marker = f"; {req.marker}" if req.marker is not None else ""
+        if self.kind == "range":
+            return f"{req.name}{extras}{compatible_range(version)}{marker}"
+        if self.kind == "git":
+            url = req.url or ""
+            base, _ref, fragment = _split_git_ref(url)
+            new_url = f"{base}@v{version}{fragment}"
+            if url not in self.text:
+                raise ProjectError(f"rlcore requirement {self.text!r}: cannot locate its URL {url!r}")
+            return self.text.replace(url, new_url, 1)
+        raise ProjectError(
+            f"rlcore requirement {self.text!r} is a direct URL with no version to rewrite; "
+            "expected a version range or a git reference tagged vX.Y.Z"
+        )
+
+    def same_target(self, other_text: str) -> bool:
+        """Whether the dependency string ``other_text`` asks for the same rlcore as this one."""
+        other = Requirement(other_text)
+        if self.requirement.url is not None or other.url is not None:
+            return self.requirement.url == other.url and self.requirement.marker == other.marker
+        return (
+            self.requirement.specifier == other.specifier
+            and self.requirement.extras == other.extras
+            and self.requirement.marker == other.marker
+        )
+
+
+def compatible_range(version: Version | str) -> str:
+    """The specifier rlcore promises compatibility for, starting at ``version``.
+
+    While rlcore is 0.x a minor release may remove deprecated names, so the range stops at the
+    next minor: ``0.Y.Z`` gives ``>=0.Y.Z,<0.(Y+1)``. From 1.0 only a major release may, so
+    ``X.Y.Z`` gives ``>=X.Y,<X+1``.
+
+    Example:
+        >>> compatible_range("0.1.0"), compatible_range("0.2.3"), compatible_range("1.4.2")
+        ('>=0.1.0,<0.2', '>=0.2.3,<0.3', '>=1.4,<2')
+    """
+    parsed = Version(str(version)) if not isinstance(version, Version) else version
+    plain = not (parsed.is_prerelease or parsed.is_postrelease or parsed.is_devrelease)
+    if parsed.major == 0:
+        low = f"0.{parsed.minor}.{parsed.micro}" if plain else str(parsed)
+        return f">={low},<0.{parsed.minor + 1}"
+    low = f"{parsed.major}.{parsed.minor}" if plain else str(parsed)
+    return f">={low},<{parsed.major + 1}"
+
+
+def _lower_bound(specifier: SpecifierSet) -> Version | None:
+    bounds = []
+    for spec in specifier:
+        if spec.operator in (">=", ">", "~=", "===") or (spec.operator == "==" and "*" not in spec.version):
+            try:
+                bounds.append(Version(spec.version))
+            except InvalidVersion:
+                continue
+    return max(bounds, default=None)
+
+
+def _split_git_ref(url: str) -> tuple[str, str | None, str]:
+    """``git+URL@ref#frag`` -> (``git+URL``, ``ref``, ``#frag``); the ref is the ``@`` in the path."""
+    base, hash_sign, fragment = url.partition("#")
+    path = urlsplit(base[len("git+") :] if base.startswith("git+") else base).path
+    if "@" not in path:
+        return base, None, hash_sign + fragment
+    head, ref = base.rsplit("@", 1)
+    return head, ref, hash_sign + fragment
+
+
+def _load_toml(path: Path, data: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ProjectError(f"{path}: not valid TOML ({error})") from None
+
+
+def read_requirement(project: Path) -> RlcoreRequirement:
+    """Read the rlcore requirement from ``project/pyproject.toml``'s ``[project] dependencies``.
+
+    Raises:
+        ProjectError: no ``pyproject.toml``, invalid TOML, no rlcore dependency, several, or
+            one that is not a valid requirement.
+    """
+    pyproject = project / "pyproject.toml"
+    if not pyproject.is_file():
+        raise ProjectError(f"{project}: no pyproject.toml; expected a generated project's root directory")
+    data = _load_toml(pyproject, pyproject.read_bytes())
+    dependencies = data.get("project", {}).get("dependencies", [])
+    if not isinstance(dependencies, list):
+        raise ProjectError(f"{pyproject}: [project] dependencies is {dependencies!r}; expected a list")
+    found = []
+    for text in dependencies:
+        try:
+            parsed = Requirement(text)
+        except InvalidRequirement as error:
+            if re.match(r"\s*rlcore\b", str(text), re.IGNORECASE):
+                raise ProjectError(f"{pyproject}: invalid rlcore requirement {text!r} ({error})") from None
+            continue
+        if canonicalize_name(parsed.name) == _DIST_NAME:
+            found.append(RlcoreRequirement(text, parsed))
+    if not found:
+        raise ProjectError(
+            f"{pyproject}: no rlcore requirement in [project] dependencies {dependencies!r}; "
+            "expected e.g. 'rlcore>=0.1.0,<0.2'"
+        )
+    if len(found) > 1:
+        raise ProjectError(
+            f"{pyproject}: {len(found)} rlcore requirements {[r.text for r in found]}; expected one"
+        )
+    return found[0]
+
+
+def _replace_string(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _replace_string(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_string(item, old, new) for item in value]
+    return new if value == old else value
+
+
+def rewrite_pyproject(path: Path, data: bytes, old: str, new: str) -> bytes:
+    """``data`` (the bytes of ``path``) with the quoted string ``old`` replaced by ``new``.
+
+    Everything else stays byte for byte. The result is parsed again and must equal the original
+    document with that one string value changed, so the rewrite can never corrupt the file.
+
+    Raises:
+        ProjectError: ``old`` is not written as a plain quoted string, or ``new`` would need
+            escaping.
+    """
+    text = data.decode("utf-8")
+    before = _load_toml(path, data)
+    if any(character in new for character in "\"'\\"):
+        raise ProjectError(
+            f"new requirement {new!r} contains a quote or backslash; expected a plain requirement"
+        )
+    replaced = text
+    for quote in ('"', "'"):
+        replaced = replaced.replace(f"{quote}{old}{quote}", f"{quote}{new}{quote}")
+    if replaced == text:
+        raise ProjectError(f"{path}: the requirement {old!r} is not written as a plain quoted string")
+    result = replaced.encode("utf-8")
+    if _load_toml(path, result) != _replace_string(before, old, new):
+        raise ProjectError(f"{path}: rewriting {old!r} would change more than that string; left unchanged")
+    return result
+
+
+# --------------------------------------------------------------------------- changelog
+
+
+@dataclass(frozen=True)
+class ChangelogSection:
+    """One ``## [version]`` section of a Keep a Changelog file.
+
+    Attributes:
+        version: as written in the heading, e.g. ``"0.2.0"`` or ``"Unreleased"``.
+        date: the text after ``" - "`` in the heading, or ``None``.
+        changes: ``### Kind`` (``Added``, ``Changed``, ``Deprecated``, ``Removed``, ``Fixed``,
+            ...) to its entries, each entry one string with continuation lines joined.
+    """
+
+    version: str
+    date: str | None
+    changes: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def parsed_version(self) -> Version | None:
+        """The heading's version, or ``None`` for ``Unreleased`` and anything unparsable."""
+        try:
+            return Version(self.version)
+        except InvalidVersion:
+            return None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"version": self.version, "date": self.date, "changes": self.changes}
+
+
+_SECTION = re.compile(r"^##\s+\[(?P<version>[^\]]+)\](?:\s*-\s*(?P<date>\S.*?))?\s*$")
+_KIND = re.compile(r"^###\s+(?P<kind>\S.*?)\s*$")
+_ENTRY = re.compile(r"^[-*+]\s+(?P<text>.*)$")
+_LINK_DEFINITION = re.compile(r"^\[[^\]]+\]:\s")
+
+
+def parse_changelog(text: str) -> list[ChangelogSection]:
+    """Split a Keep a Changelog document into its sections, in file order.
+
+    Example:
+        >>> doc = "# Changelog\\n## [0.2.0] - 2025-01-31\\n### Removed\\n- `a.b`: gone;\\n  use `a.c`.\\n"
+        >>> parse_changelog(doc)
+        [ChangelogSection(version='0.2.0', date='2025-01-31', changes={'Removed': ['`a.b`: gone; use `a.c`.']})]
+    """
+    sections: list[ChangelogSection] = []
+    kind: str | None = None
+    entries: list[str] | None = None
+    for line in text.splitlines():
+        if heading := _SECTION.match(line):
+            sections.append(ChangelogSection(heading["version"].strip(), heading["date"]))
+            kind, entries = None, None
+        elif (sub := _KIND.match(line)) and sections:
+            kind = sub["kind"]
+            entries = sections[-1].changes.setdefault(kind, [])
+        elif line.startswith("#") or _LINK_DEFINITION.match(line):
+            kind, entries = None, None
+        elif entries is not None and (item := _ENTRY.match(line)):
+            entries.append(item["text"].strip())
+        elif entries and line.strip() and line[:1].isspace():
+            entries[-1] = f"{entries[-1]} {line.strip()}"
+    return sections
+
+
+def sections_between(
+    sections: Sequence[ChangelogSection], low: Version | None, high: Version
+) -> list[ChangelogSection]:
+    """The released sections with ``low < version <= high`` (all up to ``high`` when ``low`` is None).
+
+    Ordered newest first, as in the file; ``Unreleased`` is never included.
+    """
+    chosen = []
+    for section in sections:
+        version = section.parsed_version
+        if version is not None and (low is None or version > low) and version <= high:
+            chosen.append(section)
+    return sorted(chosen, key=lambda section: section.parsed_version or high, reverse=True)
+
+
+def find_changelog(package_dir: Path | None = None) -> Path | None:
+    """The installed rlcore's ``CHANGELOG.md``, or ``None`` if it was not shipped.
+
+    Looked up beside the package: ``rlcore/CHANGELOG.md`` inside the package (where a wheel
+    puts it through hatch's ``force-include``), then two levels above ``src/rlcore/`` (a
+    source checkout or an editable install).
+
+    Args:
+        package_dir: the directory of the ``rlcore`` package; default: the imported one.
+    """
+    if package_dir is None:
+        import rlcore
+
+        package_dir = Path(rlcore.__file__).resolve().parent
+    candidates = [package_dir / "CHANGELOG.md"]
+    if package_dir.parent.name == "src":
+        candidates.append(package_dir.parent.parent / "CHANGELOG.md")
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def removal_notes(sections: Sequence[ChangelogSection], name: str) -> list[str]:
+    """The ``Removed`` / ``Deprecated`` entries that mention ``name`` (or its last component) in backticks."""
+    short = name.rsplit(".", 1)[-1]
+    pattern = re.compile(rf"`(?:[\w.]*\.)?{re.escape(short)}(?:\(\))?`")
+    notes = []
+    for section in sections:
+        for kind in ("Removed", "Deprecated"):
+            for entry in section.changes.get(kind, []):
+                if f"`{name}`" in entry or pattern.search(entry):
+                    notes.append(f"[{section.version}] {kind}: {entry}")
+    return notes
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+@dataclass(frozen=True)
+class Use:
+    """One use of a deprecated or removed rlcore name in a project's code.
+
+    Attributes:
+        path: the file, relative to the project, with ``/`` separators.
+        line: 1-based line number.
+        col: 0-based column.
+        name: the dotted rlcore name; for an argument ``"rlcore.mod.fn(arg)"``.
+        status: ``"deprecated"`` or ``"removed"``.
+        message: what is wrong and what to use instead.
+        removed_in: for a deprecated name, the release that removes it.
+        replacement: for a deprecated name, what to use instead, if known.
+    """
+
+    path: str
+    line: int
+    col: int
+    name: str
+    status: str
+    message: str
+    removed_in: str | None = None
+    replacement: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "removed_in": self.removed_in,
+            "replacement": self.replacement,
+        }
+
+
+@dataclass
+class ScanResult:
+    """Uses found in a project, and the files that could not be parsed (with the reason)."""
+
+    uses: list[Use] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def deprecated(self) -> list[Use]:
+        """The uses of deprecated names."""
+        return [use for use in self.uses if use.status == "deprecated"]
+
+    @property
+    def removed(self) -> list[Use]:
+        """The uses of names the installed rlcore no longer has."""
+        return [use for use in self.uses if use.status == "removed"]
+
+
+_MISSING = object()  # the name does not exist
+_UNKNOWN = object()  # cannot tell: the module exists but fails to import (an optional dependency)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """Where a dotted rlcore name leads: the object, or the first missing prefix, or unknown."""
+
+    obj: Any = _UNKNOWN
+    missing: str | None = None
+    deprecation: Deprecation | None = None
+
+
+class _Resolver:
+    """Resolves dotted rlcore names against the installed rlcore (imports, never the project)."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self._cache: dict[str, _Resolved] = {}
+
+    def resolve(self, dotted: str) -> _Resolved:
+        if dotted not in self._cache:
+            self._cache[dotted] = self._resolve(dotted)
+        return self._cache[dotted]
+
+    def _resolve(self, dotted: str) -> _Resolved:
+        parts = dotted.split(".")
+        try:
+            obj: Any = importlib.import_module(parts[0])
+        except ImportError:
+            return _Resolved()
+        deprecation = None
+        for index in range(1, len(parts)):
+            prefix = ".".join(parts[: index + 1])
+            parent = obj
+            obj = _lookup(parent, parts[index], prefix)
+            if obj is _MISSING:
+                # Only a module's namespace is closed; an attribute missing from a class may
+                # be set on its instances, so only a module can prove a name gone.
+                if isinstance(parent, types.ModuleType):
+                    return _Resolved(missing=prefix, deprecation=deprecation)
+                return _Resolved(deprecation=deprecation)
+            if obj is _UNKNOWN:
+                return _Resolved(deprecation=deprecation)
+            if deprecation is None:
+                deprecation = _deprecation_of(prefix, obj)
+        return _Resolved(obj=obj, deprecation=deprecation)
+
+    def deprecated_arguments(self, obj: Any) -> dict[str, Deprecation]:
+        """Deprecated keyword arguments of the callable ``obj`` (a class: of its ``__init__``)."""
+        targets = [obj]
+        if inspect.isclass(obj):
+            targets.append(obj.__init__)
+        found = {}
+        for entry in list(DEPRECATIONS.values()):
+            if entry.kind != "argument" or not entry.name.endswith(")") or "(" not in entry.name:
+                continue
+            target_name, _, argument = entry.name[:-1].partition("(")
+            target = self.resolve(target_name).obj
+            if target is not _UNKNOWN and any(target is candidate for candidate in targets):
+                found[argument] = entry
+        return found
+
+
+def _lookup(parent: Any, attribute: str, dotted: str) -> Any:
+    with warnings.catch_warnings():
+        # Reading a deprecated alias warns; the scan reports it instead.
+        warnings.simplefilter("ignore")
+        try:
+            return getattr(parent, attribute)
+        except AttributeError:
+            pass
+        except Exception:  # a module's __getattr__ that fails otherwise: not evidence of removal
+            return _UNKNOWN
+    if not isinstance(parent, types.ModuleType):
+        return _MISSING
+    try:
+        return importlib.import_module(dotted)
+    except ModuleNotFoundError as error:
+        return _MISSING if error.name == dotted else _UNKNOWN
+    except Exception:  # the submodule exists but fails to import (an optional dependency)
+        return _UNKNOWN
+
+
+def _deprecation_of(dotted: str, obj: Any) -> Deprecation | None:
+    entry = DEPRECATIONS.get(dotted)
+    if entry is not None and entry.kind != "argument":
+        return entry
+    marker = getattr(obj, "__deprecated__", None)
+    return marker if isinstance(marker, Deprecation) else None
+
+
+class _FileScanner(ast.NodeVisitor):
+    """Collects the uses of rlcore names in one module's syntax tree."""
+
+    def __init__(self, path: str, resolver: _Resolver, notes: Sequence[ChangelogSection]) -> None:
+        self.path = path
+        self.resolver = resolver
+        self.notes = notes
+        self.bindings: dict[str, str] = {}
+        self.uses: list[Use] = []
+
+    def scan(self, tree: ast.AST) -> list[Use]:
+        # Bindings are collected first and per file, whatever the scope: a static check that
+        # would rather report a shadowed name than miss an import inside a function.
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if _is_rlcore(alias.name):
+                        if alias.asname:
+                            self.bindings[alias.asname] = alias.name
+                        else:
+                            self.bindings[alias.name.split(".")[0]] = alias.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and _is_rlcore(node.module or ""):
+                for alias in node.names:
+                    if alias.name != "*":
+                        self.bindings[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        self.visit(tree)
+        return self.uses
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if _is_rlcore(alias.name):
+                self._report(alias.name, node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level == 0 and _is_rlcore(node.module or ""):
+            module = node.module or ""
+            if self._report(module, node):
+                return
+            for alias in node.names:
+                if alias.name != "*":
+                    self._report(f"{module}.{alias.name}", node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        dotted = self._dotted(node)
+        if dotted is None:
+            self.generic_visit(node)
+        else:
+            self._report(dotted, node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        target = node.func
+        dotted = self._dotted(target) if isinstance(target, ast.Attribute) else None
+        if isinstance(target, ast.Name) and target.id in self.bindings:
+            dotted = self.bindings[target.id]
+        if dotted is not None and node.keywords:
+            self._check_keywords(dotted, node)
+        self.generic_visit(node)
+
+    def _dotted(self, node: ast.expr) -> str | None:
+        attributes = []
+        while isinstance(node, ast.Attribute):
+            attributes.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id not in self.bindings:
+            return None
+        return ".".join([self.bindings[node.id], *reversed(attributes)])
+
+    def _check_keywords(self, dotted: str, node: ast.Call) -> None:
+        resolved = self.resolver.resolve(dotted)
+        if resolved.obj is _UNKNOWN or not callable(resolved.obj):
+            return
+        deprecated_args = self.resolver.deprecated_arguments(resolved.obj)
+        accepted = _accepted_keywords(resolved.obj)
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                continue
+            name = f"{dotted}({keyword.arg})"
+            if keyword.arg in deprecated_args:
+                entry = deprecated_args[keyword.arg]
+                self._add(
+                    keyword, entry.name, "deprecated", entry.message, entry.removed_in, entry.replacement
+                )
+            elif accepted is not None and keyword.arg not in accepted:
+                message = f"{dotted}() has no argument {keyword.arg!r} in rlcore {self.resolver.version}"
+                self._add(keyword, name, "removed", self._with_notes(message, name))
+
+    def _report(self, dotted: str, node: ast.AST) -> bool:
+        """Record ``dotted`` if deprecated or missing; return whether it was missing."""
+        resolved = self.resolver.resolve(dotted)
+        if resolved.deprecation is not None:
+            entry = resolved.deprecation
+            self._add(node, entry.name, "deprecated", entry.message, entry.removed_in, entry.replacement)
+        if resolved.missing is not None:
+            parent, _, last = resolved.missing.rpartition(".")
+            message = f"{parent} has no name {last!r} in rlcore {self.resolver.version}"
+            self._add(node, resolved.missing, "removed", self._with_notes(message, resolved.missing))
+            return True
+        return False
+
+    def _with_notes(self, message: str, name: str) -> str:
+        notes = removal_notes(self.notes, name.partition("(")[0])
+        return f"{message} (CHANGELOG {'; '.join(notes)})" if notes else message
+
+    def _add(
+        self,
+        node: ast.AST,
+        name: str,
+        status: str,
+        message: str,
+        removed_in: str | None = None,
+        replacement: str | None = None,
+    ) -> None:
+        line, col = getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+        self.uses.append(Use(self.path, line, col, name, status, message, removed_in, replacement))
+
+
+def _is_rlcore(module: str) -> bool:
+    return module == "rlcore" or module.startswith("rlcore.")
+
+
+def _accepted_keywords(obj: Any) -> set[str] | None:
+    """The keyword names ``obj`` accepts, or ``None`` if any (``**kwargs``) or unknown."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    names = set()
+    for parameter in signature.parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            names.add(parameter.name)
+    return names
+
+
+def _python_files(project: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(project):
+        dirs[:] = sorted(
+            name
+            for name in dirs
+            if not name.startswith(".")
+            and name not in _SKIP_DIRS
+            and not (Path(root, name, "pyvenv.cfg").exists())
+        )
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield Path(root) / name
+
+
+def scan_project(project: Path, notes: Sequence[ChangelogSection] = ()) -> ScanResult:
+    """Find the uses of deprecated and removed rlcore names in ``project``'s Python files.
+
+    Static: each file is parsed with :mod:`ast`. Found are imports (``from rlcore.x import y``,
+    ``import rlcore.x``), attribute chains from an imported rlcore module (``import rlcore.x
+    as m; m.y``, ``rlcore.x.y``), and keyword arguments of calls whose target resolves to an
+    rlcore callable (deprecated ones, and ones its signature no longer accepts). Hidden
+    directories, virtual environments, build outputs and run directories are skipped.
+
+    Args:
+        project: the project's root directory.
+        notes: CHANGELOG sections whose ``Removed`` entries are quoted next to a removed name.
+    """
+    import rlcore
+
+    resolver = _Resolver(rlcore.__version__)
+    result = ScanResult()
+    seen = set()
+    for path in _python_files(project):
+        relative = path.relative_to(project).as_posix()
+        try:
+            tree = ast.parse(path.read_bytes(), filename=relative)
+        except (SyntaxError, ValueError, OSError) as error:
+            result.unreadable.append(f"{relative}: {error}")
+            continue
+        for use in _FileScanner(relative, resolver, notes).scan(tree):
+            key = (use.path, use.line, use.name, use.status)
+            if key not in seen:
+                seen.add(key)
+                result.uses.append(use)
+    result.uses.sort(key=lambda use: (use.path, use.line, use.col, use.name))
+    return result
+
+
+# --------------------------------------------------------------------------- journal
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` by ``data`` atomically: a temporary file beside it, then ``os.replace``.
+
+    A reader (or a crash) sees the old file or the new one, never a partial one. ``mode``
+    defaults to the existing file's permission bits (0o644 for a new file).
+    """
+    if mode is None:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARKER}", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Journal:
+    """The original bytes of the files an upgrade changes, saved in the project first.
+
+    The journal is written (atomically) before the first change, and removed only once the
+    change is kept (:meth:`commit`) or undone (:meth:`restore`). A journal left behind means a
+    run was killed between the two; :func:`recover` undoes it.
+
+    Attributes:
+        project: the project's root directory.
+        files: relative path to ``(mode, original bytes)``; ``None`` for a file that did not exist.
+    """
+
+    project: Path
+    files: dict[str, tuple[int, bytes] | None]
+
+    @property
+    def path(self) -> Path:
+        """Where the journal lives: ``project / JOURNAL_NAME``."""
+        return self.project / JOURNAL_NAME
+
+    @classmethod
+    def begin(cls, project: Path, relative_paths: Sequence[str]) -> Journal:
+        """Record the current bytes of ``relative_paths`` and write the journal."""
+        if (project / JOURNAL_NAME).exists():
+            raise ProjectError(
+                f"{project / JOURNAL_NAME} exists: another upgrade is running or was interrupted"
+            )
+        files: dict[str, tuple[int, bytes] | None] = {}
+        for relative in relative_paths:
+            target = project / relative
+            files[relative] = (
+                (target.stat().st_mode & 0o7777, target.read_bytes()) if target.exists() else None
+            )
+        journal = cls(project, files)
+        payload = {
+            "format": 1,
+            "tool": "rlcore upgrade",
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "files": [
+                {
+                    "path": relative,
+                    "mode": None if entry is None else entry[0],
+                    "content": None if entry is None else base64.b64encode(entry[1]).decode("ascii"),
+                }
+                for relative, entry in files.items()
+            ],
+        }
+        atomic_write(journal.path, json.dumps(payload, indent=1).encode("utf-8"), 0o644)
+        return journal
+
+    @classmethod
+    def load(cls, project: Path) -> tuple[Journal, dict[str, Any]]:
+        """Read a journal left in ``project``; also returns its raw header (pid, host)."""
+        path = project / JOURNAL_NAME
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            files: dict[str, tuple[int, bytes] | None] = {}
+            for item in payload["files"]:
+                relative = str(item["path"])
+                if Path(relative).is_absolute() or ".." in Path(relative).parts:
+                    raise ValueError(f"path {relative!r} outside the project")
+                content = item["content"]
+                files[relative] = None if content is None else (int(item["mode"]), base64.b64decode(content))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ProjectError(
+                f"{path}: unreadable upgrade journal ({error}); inspect the project and delete the journal by hand"
+            ) from None
+        return cls(project, files), payload
+
+    def restore(self) -> list[str]:
+        """Put every recorded file back as it was, remove the journal; return the paths restored."""
+        restored = []
+        for relative, entry in self.files.items():
+            target = self.project / relative
+            if entry is None:
+                if target.exists():
+                    target.unlink()
+                    restored.append(relative)
+                continue
+            mode, content = entry
+            if (
+                not target.exists()
+                or target.read_bytes() != content
+                or target.stat().st_mode & 0o7777 != mode
+            ):
+                atomic_write(target, content, mode)
+                restored.append(relative)
+        self._remove_leftovers()
+        self.path.unlink(missing_ok=True)
+        return restored
+
+    def commit(self) -> None:
+        """Keep the changes: remove the journal."""
+        self._remove_leftovers()
+        self.path.unlink(missing_ok=True)
+
+    def _remove_leftovers(self) -> None:
+        # A hard kill inside atomic_write leaves its temporary file behind; it is ours to remove.
+        directories = {(self.project / relative).parent for relative in self.files} | {self.project}
+        for directory in directories:
+            for leftover in directory.glob(f".*{_TMP_MARKER}*"):
+                leftover.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(project: Path) -> list[str] | None:
+    """Undo an upgrade that was killed in ``project``, if its journal was left behind.
+
+    Returns the paths restored (possibly empty), or ``None`` if there was no journal.
+
+    Raises:
+        ProjectError: the journal belongs to an upgrade still running on this machine, or is
+            unreadable.
+    """
+    if not (project / JOURNAL_NAME).exists():
+        return None
+    journal, header = Journal.load(project)
+    pid, host = header.get("pid"), header.get("host")
+    if isinstance(pid, int) and pid != os.getpid() and host == socket.gethostname() and _process_alive(pid):
+        raise ProjectError(
+            f"{project}: an rlcore upgrade (pid {pid}) is still working on this project; "
+            f"wait for it, or stop it, before running another"
+        )
+    return journal.restore()

@@ -1,0 +1,410 @@
+"""``rlcore upgrade [PROJECT ...] [--dry-run] [--to VERSION] [--python PATH]``: move projects to a new rlcore.
+
+For each project (default: the current directory) it rewrites the rlcore requirement in
+``pyproject.toml`` to the range rlcore promises compatibility for (``>=0.Y.Z,<0.(Y+1)`` while
+0.x, ``>=X.Y,<X+1`` from 1.0; a git reference gets the tag ``vX.Y.Z``), for the installed
+rlcore's version unless ``--to`` names another. It then runs the project's tests::
+
+    <python> -m pytest -q -p no:cacheprovider -W error::rlcore.deprecation.RLCoreDeprecationWarning
+
+(``PYTHONDONTWRITEBYTECODE=1`` and Hypothesis' database in a temporary directory, so the run
+leaves no file behind), with ``--python``, else the project's ``.venv/bin/python``, else this
+interpreter, which must have an rlcore the new requirement accepts. The change is kept only
+if the tests pass and the code imports no name the new rlcore removed; otherwise every file is
+put back byte for byte and the summary says why.
+
+A project is never left half-changed: the original bytes are written to a journal
+(``.rlcore-upgrade-journal.json``) in the project before the first change, files are replaced
+atomically, and the journal is replayed on failure, on Ctrl-C or SIGTERM (the tests, which run
+in their own process group, are stopped first), and, after a hard kill, by the next
+``rlcore upgrade`` or ``rlcore check`` on that project. ``--dry-run`` prints the planned diff
+and changes nothing. The exit status is 1 if any project failed, 130 / 143 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import difflib
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, TextIO
+
+from packaging.requirements import Requirement
+from packaging.version import InvalidVersion, Version
+
+from rlcore.cli._project import (
+    JOURNAL_NAME,
+    Journal,
+    ProjectError,
+    add_projects_argument,
+    atomic_write,
+    find_changelog,
+    parse_changelog,
+    read_requirement,
+    recover,
+    rewrite_pyproject,
+    scan_project,
+)
+
+__all__ = ["PYTEST_ARGS", "Outcome", "add_arguments", "format_summary", "run", "run_tests", "upgrade_project"]
+
+#: The test command's arguments after ``<python> -m pytest``.
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-W", "error::rlcore.deprecation.RLCoreDeprecationWarning")
+_TAIL_LINES = 15
+_HEARTBEAT_S = 5.0
+_STOP_GRACE_S = 5.0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that the same clean-up as for Ctrl-C runs."""
+
+
+@dataclass
+class Outcome:
+    """What ``rlcore upgrade`` did to one project.
+
+    Attributes:
+        path: the project's root directory.
+        old: the requirement before (``""`` if unreadable).
+        new: the requirement planned (``""`` if none could be planned).
+        result: ``"upgraded"``, ``"already current"``, ``"dry run"``, ``"failed"``,
+            ``"interrupted"`` or ``"not run"``.
+        reason: for a failure, why (the failing tests' last lines, or the problem found).
+        short: the reason in one line, for the summary table (default: its first line).
+    """
+
+    path: Path
+    old: str = ""
+    new: str = ""
+    result: str = "not run"
+    reason: str = ""
+    short: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Whether this project counts as a failure for the exit status."""
+        return self.result in ("failed", "interrupted")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``rlcore upgrade``'s arguments."""
+    add_projects_argument(parser)
+    parser.add_argument("--dry-run", action="store_true", help="print the planned rewrite and change nothing")
+    parser.add_argument("--to", metavar="VERSION", help="target rlcore version (default: the installed one)")
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter that runs the tests (default: the project's .venv/bin/python, else this one)",
+    )
+
+
+def _project_python(project: Path, override: str | None) -> str:
+    if override:
+        return override
+    for candidate in (project / ".venv" / "bin" / "python", project / ".venv" / "Scripts" / "python.exe"):
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
+def _interpreter_rlcore(python: str, project: Path) -> Version:
+    """The rlcore version installed for ``python`` (read from its metadata, without importing rlcore)."""
+    code = "import importlib.metadata as m; print(m.version('rlcore'))"
+    try:
+        done = subprocess.run([python, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ProjectError(f"cannot run the test interpreter {python!r}: {error}") from None
+    if done.returncode != 0:
+        raise ProjectError(
+            f"the test interpreter {python!r} has no rlcore installed; expected one to run the tests"
+        )
+    try:
+        return Version(done.stdout.strip())
+    except InvalidVersion:
+        raise ProjectError(
+            f"the test interpreter {python!r} reports rlcore version {done.stdout.strip()!r}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while files are being put back, so a restore is never cut short."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the test run's whole process group: SIGTERM, then SIGKILL after a grace period."""
+    if process.poll() is not None:
+        return
+    if not hasattr(os, "killpg"):  # Windows: no process groups to signal
+        process.kill()
+        process.wait()
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=_STOP_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _pump(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
+    for raw in iter(stream.readline, b""):
+        lines.put(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+    lines.put(None)
+
+
+def run_tests(project: Path, python: str, log: TextIO) -> tuple[int, list[str]]:
+    """Run the project's tests with ``python``; stream them to ``log`` with the elapsed time.
+
+    Returns the exit status and the last lines of the output. On an exception (Ctrl-C,
+    SIGTERM) the run's process group is stopped before the exception propagates.
+    """
+    command = [python, "-m", "pytest", *PYTEST_ARGS]
+    name = project.name
+    tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+    with tempfile.TemporaryDirectory(prefix="rlcore-upgrade-") as scratch:
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", HYPOTHESIS_STORAGE_DIRECTORY=scratch)
+        start = time.monotonic()
+        print(f"  {name}: running {' '.join(command[1:])}", file=log, flush=True)
+        # Its own session: a terminal's Ctrl-C reaches only us, and we stop the whole group
+        # (pytest-xdist workers included) after restoring nothing half-way.
+        process = subprocess.Popen(
+            command,
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            assert process.stdout is not None
+            lines: queue.Queue[str | None] = queue.Queue()
+            threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+            last_print = start
+            while True:
+                try:
+                    line = lines.get(timeout=0.5)
+                except queue.Empty:
+                    if time.monotonic() - last_print >= _HEARTBEAT_S:
+                        print(f"  {name} [{time.monotonic() - start:6.1f}s] ...", file=log, flush=True)
+                        last_print = time.monotonic()
+                    continue
+                if line is None:
+                    break
+                if line.strip():
+                    tail.append(line)
+                print(f"  {name} [{time.monotonic() - start:6.1f}s] {line}", file=log, flush=True)
+                last_print = time.monotonic()
+            returncode = process.wait()
+        except BaseException:
+            _stop(process)
+            raise
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+    print(f"  {name}: tests exited {returncode} after {time.monotonic() - start:.1f}s", file=log, flush=True)
+    return returncode, list(tail)
+
+
+def _diff(path: Path, before: bytes, after: bytes) -> str:
+    return "".join(
+        difflib.unified_diff(
+            before.decode("utf-8").splitlines(keepends=True),
+            after.decode("utf-8").splitlines(keepends=True),
+            fromfile=f"{path} (now)",
+            tofile=f"{path} (planned)",
+        )
+    )
+
+
+def upgrade_project(
+    project: Path,
+    target: Version,
+    *,
+    python: str | None = None,
+    dry_run: bool = False,
+    log: TextIO | None = None,
+    outcome: Outcome | None = None,
+) -> Outcome:
+    """Upgrade one project's rlcore requirement to ``target``, kept only if its tests pass.
+
+    Raises only what interrupts it (``KeyboardInterrupt``, SIGTERM), after restoring the files;
+    ``outcome``, if given, is filled in as it goes, so the caller can still report it then.
+    Progress goes to ``log`` (default: standard error), the dry run's diff to standard output.
+    """
+    import rlcore
+
+    outcome = Outcome(project) if outcome is None else outcome
+    log = sys.stderr if log is None else log
+    pyproject = project / "pyproject.toml"
+    try:
+        if dry_run and (project / JOURNAL_NAME).exists():
+            raise ProjectError(
+                f"{project / JOURNAL_NAME} is left from an interrupted upgrade; run without --dry-run"
+            )
+        restored = None if dry_run else recover(project)
+        if restored is not None:
+            print(
+                f"{project.name}: restored from an interrupted upgrade's journal: {', '.join(restored) or 'no change'}",
+                file=log,
+                flush=True,
+            )
+        requirement = read_requirement(project)
+        outcome.old = requirement.text
+        outcome.new = requirement.retarget(target)
+        current = requirement.version
+        if requirement.same_target(outcome.new):
+            outcome.result = "already current"
+            return outcome
+        if current is not None and current > target:
+            raise ProjectError(
+                f"the project already requires rlcore {current}, newer than the target {target}"
+            )
+        before = pyproject.read_bytes()
+        after = rewrite_pyproject(pyproject, before, requirement.text, outcome.new)
+        if dry_run:
+            print(_diff(pyproject, before, after), end="", flush=True)
+            outcome.result = "dry run"
+            return outcome
+        interpreter = _project_python(project, python)
+        interpreter_rlcore = _interpreter_rlcore(interpreter, project)
+        planned = Requirement(outcome.new)
+        if planned.url is not None:
+            accepted = interpreter_rlcore == target
+        else:
+            accepted = planned.specifier.contains(interpreter_rlcore, prereleases=True)
+        if not accepted:
+            raise ProjectError(
+                f"the test interpreter {interpreter} has rlcore {interpreter_rlcore}, which {outcome.new!r} "
+                f"excludes; install rlcore {target} there first (or pass --python)"
+            )
+        removed = []
+        if interpreter_rlcore == Version(rlcore.__version__):
+            changelog = find_changelog()
+            sections = parse_changelog(changelog.read_text(encoding="utf-8")) if changelog else []
+            removed = scan_project(project, sections).removed
+    except ProjectError as error:
+        outcome.result, outcome.reason = "failed", str(error)
+        return outcome
+
+    try:
+        journal = Journal.begin(project, ["pyproject.toml"])
+    except (ProjectError, OSError) as error:
+        outcome.result, outcome.reason = "failed", f"cannot start the upgrade: {error}"
+        return outcome
+    try:
+        atomic_write(pyproject, after)
+        print(
+            f"{project.name}: {outcome.old} -> {outcome.new}; testing with {interpreter}",
+            file=log,
+            flush=True,
+        )
+        returncode, tail = run_tests(project, interpreter, log)
+        reasons, short = [], []
+        if returncode != 0:
+            reasons.append(f"tests failed (pytest exit {returncode}):\n" + "\n".join(tail))
+            short.append(f"tests failed ({tail[-1].strip(' =') if tail else f'pytest exit {returncode}'})")
+        if removed:
+            uses = "; ".join(f"{use.path}:{use.line} {use.name}" for use in removed)
+            reasons.append(f"uses names removed in rlcore {interpreter_rlcore}: {uses}")
+            short.append(f"{len(removed)} use(s) of removed names")
+        if reasons:
+            with _signals_deferred():
+                journal.restore()
+            outcome.result, outcome.reason, outcome.short = "failed", "\n".join(reasons), "; ".join(short)
+        else:
+            with _signals_deferred():
+                journal.commit()
+            outcome.result = "upgraded"
+        return outcome
+    except OSError as error:  # a file or the interpreter that cannot be written or run
+        with _signals_deferred():
+            journal.restore()
+        outcome.result, outcome.reason = "failed", f"{error}; files restored"
+        return outcome
+    except BaseException:
+        with _signals_deferred():
+            journal.restore()
+        outcome.result, outcome.reason = "interrupted", "interrupted; files restored"
+        raise
+
+
+def format_summary(outcomes: Sequence[Outcome]) -> str:
+    """The summary table: project, old requirement, new requirement, result."""
+    rows = [("project", "old requirement", "new requirement", "result")]
+    for outcome in outcomes:
+        result = outcome.result
+        if outcome.result == "failed" and outcome.reason:
+            result = f"failed: {outcome.short or outcome.reason.splitlines()[0]}"
+        rows.append((outcome.path.name, outcome.old or "-", outcome.new or "-", result))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths) + "  " + "-" * len(rows[0][3]))
+    return "\n".join(lines)
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated(signum)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rlcore upgrade``; returns 0 if no project failed, 1 otherwise (130 / 143: interrupted)."""
+    import rlcore
+
+    try:
+        target = Version(args.to) if args.to else Version(rlcore.__version__)
+    except InvalidVersion:
+        print(f"rlcore upgrade: --to {args.to!r} is not a version; expected e.g. 0.2.0", file=sys.stderr)
+        return 2
+    projects = [Path(project).resolve() for project in args.projects]
+    outcomes = [Outcome(project) for project in projects]
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    status = 0
+    try:
+        for outcome in outcomes:
+            upgrade_project(outcome.path, target, python=args.python, dry_run=args.dry_run, outcome=outcome)
+    except (KeyboardInterrupt, _Terminated) as interruption:
+        status = 143 if isinstance(interruption, _Terminated) else 130
+        current = next(
+            (outcome for outcome in outcomes if outcome.result in ("not run", "interrupted")), None
+        )
+        if current is not None:
+            current.result, current.reason = "interrupted", "interrupted; its files were restored"
+        print("\nrlcore upgrade: interrupted; files restored, later projects not run", file=sys.stderr)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    for outcome in outcomes:
+        if outcome.result == "failed":
+            print(f"\n{outcome.path.name} failed: {outcome.reason}")
+    print("\n" + format_summary(outcomes))
+    sys.stdout.flush()
+    if status:
+        return status
+    return 1 if any(outcome.failed for outcome in outcomes) else 0
