@@ -1,0 +1,211 @@
+"""Shared helpers of the template's tests: baking, the expected tree, commands, overlay venvs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cookiecutter.main import cookiecutter
+
+__all__ = [
+    "CACHE",
+    "REPO",
+    "TEMPLATE_FILES",
+    "bake",
+    "choice_options",
+    "copy_template",
+    "copy_template_repo",
+    "expected_files",
+    "load_module",
+    "make_overlay_venv",
+    "pairwise",
+    "project_files",
+    "run",
+]
+
+REPO = Path(__file__).resolve().parents[1]
+# Git-ignored (`.cache/` in the root .gitignore): the mypy cache and pre-commit's environments
+# survive between runs, so only the first run pays for analysing torch or installing hooks.
+CACHE = REPO / ".cache"
+# What makes up the template (everything else at the root belongs to the monorepo).
+TEMPLATE_FILES = ("cookiecutter.json", "local_extensions.py", "hooks", "{{cookiecutter.project_slug}}")
+
+
+def choice_options() -> dict[str, list[Any]]:
+    """Every option of cookiecutter.json with a closed set of values: choices and yes/no answers."""
+    context = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+    options: dict[str, list[Any]] = {}
+    for key, value in context.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, list):
+            options[key] = list(value)
+        elif isinstance(value, bool):
+            options[key] = [value, not value]
+    return options
+
+
+def pairwise(options: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """A small set of combinations in which every pair of values of every two options occurs.
+
+    Deterministic greedy construction (in the style of AETG): each new combination starts from
+    the first pair not yet covered and gives every other option the value that covers the most
+    new pairs (the first such value on a tie).
+    """
+    names = list(options)
+
+    def pair(first: tuple[str, Any], second: tuple[str, Any]) -> tuple[tuple[str, Any], tuple[str, Any]]:
+        return (first, second) if names.index(first[0]) < names.index(second[0]) else (second, first)
+
+    uncovered = {
+        pair((a, va), (b, vb)) for a, b in combinations(names, 2) for va in options[a] for vb in options[b]
+    }
+    rows: list[dict[str, Any]] = []
+    while uncovered:
+        first, second = min(uncovered, key=lambda p: (names.index(p[0][0]), names.index(p[1][0]), repr(p)))
+        row = dict([first, second])
+        for name in names:
+            if name not in row:
+                gains = [
+                    sum(pair(item, (name, value)) in uncovered for item in row.items())
+                    for value in options[name]
+                ]
+                row[name] = options[name][gains.index(max(gains))]
+        rows.append({name: row[name] for name in names})
+        uncovered -= {pair(p, q) for p, q in combinations(row.items(), 2)}
+    return rows
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import the Python file ``path`` as a module named ``name`` (hooks are not on ``sys.path``)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bake(template: Path | str, output_dir: Path, **answers: Any) -> Path:
+    """Generate a project with cookiecutter's Python API, no prompts; return its folder."""
+    return Path(cookiecutter(str(template), no_input=True, extra_context=answers, output_dir=str(output_dir)))
+
+
+def expected_files(answers: Mapping[str, Any]) -> set[str]:
+    """The files (relative POSIX paths, ``.git/`` aside) that a bake with these answers must hold."""
+    package = f"src/{answers['package_name']}"
+    files = {
+        ".cruft.json",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        ".python-version",
+        "README.md",
+        "pyproject.toml",
+        "configs/default.toml",
+        f"{package}/__init__.py",
+        f"{package}/py.typed",
+        f"{package}/config.py",
+        f"{package}/envs.py",
+        "tests/test_config.py",
+        "tests/test_envs.py",
+    }
+    if answers["license"] != "none":
+        files.add("LICENSE")
+    if answers["notebooks"]:
+        files.add("notebooks/quickstart.ipynb")
+    if answers["ci"] == "github":
+        files.add(".github/workflows/ci.yml")
+    return files
+
+
+def project_files(project: Path) -> set[str]:
+    """The files under ``project`` (relative POSIX paths), outside ``.git/``."""
+    return {
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def run(
+    command: Sequence[str | Path], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command``; on a non-zero exit, fail with its output (what a reader needs to fix it)."""
+    result = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"`{' '.join(map(str, command))}` in {cwd} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
+    return result
+
+
+def copy_template(destination: Path) -> Path:
+    """Copy the template's files (not the rest of the monorepo) into ``destination``; return it."""
+    destination.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in TEMPLATE_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=ignore)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def copy_template_repo(destination: Path) -> Path:
+    """Copy the template's files into a fresh git repository with one commit; return its path."""
+    _git_commit(copy_template(destination), "Template")
+    return destination
+
+
+def _git_commit(repo: Path, message: str) -> None:
+    if not (repo / ".git").exists():
+        run(["git", "init", "--quiet", "--initial-branch=main"], repo)
+        run(["git", "config", "user.name", "Template Tests"], repo)
+        run(["git", "config", "user.email", "template-tests@example.org"], repo)
+    run(["git", "add", "--all"], repo)
+    run(["git", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message], repo)
+
+
+def make_overlay_venv(path: Path, *, rlcore_checkout: bool) -> Path:
+    """Create a venv that sees this venv's packages and return its python.
+
+    Installing there leaves this venv untouched, and torch & co. need no download: a ``.pth``
+    file puts this venv's site-packages on ``sys.path``, after the overlay's own. With
+    ``rlcore_checkout`` the checkout's ``rlcore/src`` comes first too (this venv's editable
+    install of rlcore is a ``.pth`` file itself, which Python does not follow from a
+    ``.pth``-added folder). The scripts ``mypy`` and ``pytest`` are added so that they run with
+    the overlay's python (pre-commit's mypy hook calls ``mypy`` from PATH).
+    """
+    run([sys.executable, "-m", "venv", "--without-pip", path], path.parent)
+    python = path / "bin" / "python"
+    site = Path(
+        run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], path).stdout.strip()
+    )
+    ours = sysconfig.get_paths()
+    lines = [str(REPO / "rlcore" / "src")] if rlcore_checkout else []
+    lines += sorted({ours["purelib"], ours["platlib"]})
+    (site / "_overlay.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for tool, module in (("mypy", "mypy"), ("pytest", "pytest")):
+        script = path / "bin" / tool
+        script.write_text(f"#!{python}\nimport runpy\nrunpy.run_module({module!r}, run_name='__main__')\n")
+        script.chmod(0o755)
+    return python

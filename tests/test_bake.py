@@ -1,0 +1,255 @@
+"""Bake the defaults and a pairwise-covering set of option combinations; check each project.
+
+For every bake: the exact set of files, nothing left unrendered, the git repository, the
+metadata files (pyproject.toml, .cruft.json, LICENSE, notebook, CI, pre-commit), and the
+project's own static gates: ``ruff check``, ``ruff format --check`` and ``mypy`` (strict),
+sharing one mypy cache per Python floor so torch's stubs are analysed once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomllib
+import yaml
+from helpers import CACHE, REPO, bake, choice_options, expected_files, pairwise, project_files, run
+from packaging.requirements import Requirement
+
+OPTIONS = choice_options()
+DEFAULTS = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+COMBINATIONS: dict[str, dict[str, Any]] = {"defaults": {}}
+COMBINATIONS.update({f"pairwise-{i:02d}": row for i, row in enumerate(pairwise(OPTIONS))})
+
+
+def default_answers() -> dict[str, Any]:
+    """The answers of a bake with no input, derived by hand from cookiecutter.json's defaults."""
+    answers = {key: value[0] if isinstance(value, list) else value for key, value in DEFAULTS.items()}
+    answers["project_slug"] = "rl-research"
+    answers["package_name"] = "rl_research"
+    assert answers["project_name"] == "RL Research", "update the derived names above"
+    return {key: value for key, value in answers.items() if not key.startswith("_")}
+
+
+@pytest.fixture(scope="module")
+def bakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, Any], Path]]:
+    """Every combination, baked once: id -> (the answers, the project folder)."""
+    baked = {}
+    for name, extra in COMBINATIONS.items():
+        answers = {**default_answers(), **extra}
+        baked[name] = (answers, bake(REPO, tmp_path_factory.mktemp(name), **extra))
+    return baked
+
+
+ids = pytest.mark.parametrize("name", list(COMBINATIONS))
+
+
+def test_pairwise_set_covers_every_pair() -> None:
+    rows = list(COMBINATIONS.values())[1:]
+    for a, b in combinations(OPTIONS, 2):
+        seen = {(row[a], row[b]) for row in rows}
+        assert seen == {(va, vb) for va in OPTIONS[a] for vb in OPTIONS[b]}, (a, b)
+
+
+@ids
+def test_exact_set_of_files(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    answers, project = bakes[name]
+    assert project.name == answers["project_slug"]
+    assert project_files(project) == expected_files(answers)
+
+
+@ids
+def test_nothing_left_unrendered(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    _, project = bakes[name]
+    for relative in sorted(project_files(project)):
+        text = (project / relative).read_text(encoding="utf-8")
+        if relative.startswith(".github/workflows/"):
+            # GitHub's own expressions, copied without rendering (_copy_without_render).
+            assert "${{" in text
+            text = re.sub(r"\$\{\{[^}]*\}\}", "", text)
+        for marker in ("{{", "}}", "{%", "%}", "{#", "#}", "cookiecutter."):
+            assert marker not in text, f"{marker!r} left in {relative}"
+
+
+@ids
+def test_git_repository_holds_a_first_commit_when_asked(
+    bakes: dict[str, tuple[dict[str, Any], Path]], name: str
+) -> None:
+    answers, project = bakes[name]
+    if not answers["init_git"]:
+        assert not (project / ".git").exists()
+        return
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert run(["git", "rev-list", "--count", "HEAD"], project).stdout.strip() == "1"
+    tracked = set(run(["git", "ls-files"], project).stdout.split())
+    assert tracked == expected_files(answers)
+
+
+@ids
+def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    answers, project = bakes[name]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    meta = pyproject["project"]
+    assert meta["name"] == answers["project_slug"]
+    assert meta["requires-python"] == f">={answers['python_version']}"
+    assert meta["description"] == answers["project_short_description"]
+    assert meta["authors"] == [{"name": answers["author_name"], "email": answers["author_email"]}]
+    if answers["license"] == "none":
+        assert "license" not in meta
+    else:
+        assert meta["license"] == answers["license"]
+        assert meta["license-files"] == ["LICENSE"]
+    requirements = {req.name: req for req in map(Requirement, meta["dependencies"])}
+    assert set(requirements) == {"rlcore", "torch", "gymnasium", "numpy"}
+    expected_extras = set() if answers["logger"] == "csv" else {answers["logger"]}
+    assert requirements["rlcore"].extras == expected_extras
+    assert (requirements["rlcore"].url is not None) == (answers["rlcore_source"] == "git")
+    # Ranges, never pins: torch is installed first, for the user's hardware.
+    assert str(requirements["torch"].specifier) == ">=2.2"
+    for requirement in requirements.values():
+        assert all(spec.operator not in ("==", "===", "~=") for spec in requirement.specifier)
+    dev = {Requirement(r).name for r in meta["optional-dependencies"]["dev"]}
+    assert dev == {"pytest", "pre-commit", "ruff", "mypy"}
+    assert pyproject["build-system"]["build-backend"] == "hatchling.build"
+    assert pyproject["tool"]["mypy"]["strict"] is True
+    assert pyproject["tool"]["mypy"]["python_version"] == answers["python_version"]
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + answers["python_version"].replace(".", "")
+    assert (project / ".python-version").read_text() == answers["python_version"] + "\n"
+    config = tomllib.loads((project / "configs" / "default.toml").read_text(encoding="utf-8"))
+    assert config["logging"]["logger"] == answers["logger"]
+
+
+@ids
+def test_cruft_json_records_the_template(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    answers, project = bakes[name]
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    head = run(["git", "rev-parse", "HEAD"], REPO).stdout.strip()
+    assert state["template"] == str(REPO)
+    assert state["commit"] == head
+    assert state["checkout"] is None
+    assert state["directory"] is None
+    assert state["skip"] == []
+    context = state["context"]["cookiecutter"]
+    assert {key: context[key] for key in answers} == answers
+    assert context["_template"] == str(REPO)
+    assert context["_commit"] == head
+    assert not {"_output_dir", "_repo_dir", "_checkout"} & set(context)
+
+
+LICENSE_FIRST_LINES = {
+    "MIT": "MIT License",
+    "BSD-3-Clause": "BSD 3-Clause License",
+    "Apache-2.0": "Apache License",
+}
+
+
+@ids
+def test_license_text(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    answers, project = bakes[name]
+    if answers["license"] == "none":
+        return
+    text = (project / "LICENSE").read_text(encoding="utf-8")
+    assert text.strip().splitlines()[0].strip() == LICENSE_FIRST_LINES[answers["license"]]
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    if answers["license"] == "Apache-2.0":
+        assert "END OF TERMS AND CONDITIONS" in text and len(text) > 11_000
+    else:
+        assert re.search(rf"Copyright \(c\) \d{{4}},? {re.escape(answers['author_name'])}\n", text)
+
+
+@ids
+def test_notebook_is_nbformat_4(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    answers, project = bakes[name]
+    if not answers["notebooks"]:
+        return
+    notebook = json.loads((project / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8"))
+    # The required fields of nbformat 4.5's JSON schema.
+    assert (notebook["nbformat"], notebook["nbformat_minor"]) == (4, 5)
+    assert isinstance(notebook["metadata"], dict)
+    ids_seen = set()
+    for cell in notebook["cells"]:
+        assert cell["cell_type"] in ("markdown", "code")
+        assert isinstance(cell["metadata"], dict)
+        assert re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", cell["id"]) and cell["id"] not in ids_seen
+        ids_seen.add(cell["id"])
+        assert all(isinstance(line, str) for line in cell["source"])
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+            compile("".join(cell["source"]), cell["id"], "exec")
+    code = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+    assert f"from {answers['package_name']}." in code
+
+
+@ids
+def test_ci_workflow(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    answers, project = bakes[name]
+    if answers["ci"] == "none":
+        return
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    job = workflow["jobs"]["checks"]
+    assert job["strategy"]["matrix"]["python"] == ["oldest", "newest"]
+    commands = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "pre-commit run --all-files" in commands
+    assert "python -m pytest" in commands
+    setup = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["python-version-file"] == ".python-version"
+
+
+@ids
+def test_pre_commit_config_installs_from_pypi_alone(
+    bakes: dict[str, tuple[dict[str, Any], Path]], name: str
+) -> None:
+    _, project = bakes[name]
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    assert {repo["repo"] for repo in config["repos"]} <= {"local", "meta"}
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert {"ruff-check", "ruff-format", "check-yaml", "end-of-file-fixer", "trailing-whitespace"} <= set(
+        hooks
+    )
+    assert {"check-merge-conflict", "no-rej-files", "mypy"} <= set(hooks)
+    for hook in hooks.values():
+        for dependency in hook.get("additional_dependencies", []):
+            assert re.fullmatch(r"[a-z0-9-]+==\d+(\.\d+)+", dependency), dependency
+    assert hooks["no-rej-files"]["language"] == "fail"
+    assert re.search(hooks["no-rej-files"]["files"], "src/pkg/envs.py.rej")
+    assert hooks["mypy"]["language"] == "system"
+    ruff_pins = {
+        d for h in hooks.values() for d in h.get("additional_dependencies", []) if d.startswith("ruff")
+    }
+    assert len(ruff_pins) == 1, "ruff check and ruff format must run the same ruff"
+
+
+@ids
+def test_ruff_check_and_format(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    _, project = bakes[name]
+    run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
+    run([sys.executable, "-m", "ruff", "format", "--no-cache", "--check", "."], project)
+
+
+@ids
+def test_mypy_strict(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+    answers, project = bakes[name]
+    # One cache per Python floor: a different python_version invalidates every cached module.
+    cache = CACHE / "template-tests" / "mypy" / f"py{answers['python_version']}"
+    run([sys.executable, "-m", "mypy", "--cache-dir", cache], project)
+
+
+@ids
+def test_readme_installs_torch_first_then_the_project_then_tests(
+    bakes: dict[str, tuple[dict[str, Any], Path]], name: str
+) -> None:
+    answers, project = bakes[name]
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(f"# {answers['project_name']}\n")
+    (block,) = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    install, test = block.strip().splitlines()
+    torch_at, project_at = install.find("pip install torch"), install.find('pip install -e ".[dev]"')
+    assert 0 <= torch_at < project_at
+    assert test == "python -m pytest"
+    if answers["rlcore_source"] == "git":
+        assert answers["rlcore_git_url"] in readme

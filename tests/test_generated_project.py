@@ -1,0 +1,142 @@
+"""Install a generated project next to this checkout's rlcore and run its own gates (slow).
+
+Two bakes: the defaults (rlcore from a package index; here the checkout's rlcore satisfies the
+range) and the git option (rlcore from a local ``file://`` git repository holding this
+checkout's ``rlcore/`` at the tag ``v<version>``). Each is installed editable with its ``dev``
+extra into its own overlay venv (this venv stays untouched), then: the project's pytest, the
+notebook's code, ``pre-commit run --all-files`` (hook environments cached in
+``.cache/pre-commit``), and a wheel build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from helpers import CACHE, REPO, bake, make_overlay_venv, run
+
+import rlcore
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Installed:
+    source: str
+    project: Path
+    python: Path
+    package: str
+
+
+def rlcore_git_repository(path: Path) -> Path:
+    """A git repository with this checkout's ``rlcore/`` (as on disk now) tagged ``v<version>``."""
+    path.mkdir()
+    ignore = shutil.ignore_patterns(
+        "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".hypothesis", ".ruff_cache", "*.egg-info"
+    )
+    shutil.copytree(REPO / "rlcore", path / "rlcore", ignore=ignore)
+    run(["git", "init", "--quiet", "--initial-branch=main"], path)
+    run(["git", "add", "--all"], path)
+    identity = ["-c", "user.name=Template Tests", "-c", "user.email=template-tests@example.org"]
+    run(["git", *identity, "-c", "commit.gpgsign=false", "commit", "--quiet", "-m", "rlcore"], path)
+    run(["git", "tag", f"v{rlcore.__version__}"], path)
+    return path
+
+
+@pytest.fixture(scope="module", params=["index", "git"])
+def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    root = tmp_path_factory.mktemp(f"install-{request.param}")
+    answers: dict[str, str] = {}
+    if request.param == "git":
+        answers = {"rlcore_source": "git", "rlcore_git_url": rlcore_git_repository(root / "rlrepo").as_uri()}
+    project = bake(REPO, root / "out", **answers)
+    python = make_overlay_venv(root / "venv", rlcore_checkout=request.param == "index")
+    run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
+        root,
+    )
+    return Installed(request.param, project, python, "rl_research")
+
+
+def test_rlcore_comes_from_where_the_option_says(installed: Installed) -> None:
+    location = run(
+        [installed.python, "-c", "import rlcore; print(rlcore.__file__)"], installed.project
+    ).stdout
+    if installed.source == "git":
+        assert location.startswith(str(installed.python.parents[1]))
+    else:
+        assert location.startswith(str(REPO / "rlcore" / "src"))
+    # This venv still has the checkout's editable rlcore.
+    assert Path(rlcore.__file__).is_relative_to(REPO / "rlcore" / "src")
+
+
+def test_project_tests_pass(installed: Installed) -> None:
+    result = run([installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], installed.project)
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_notebook_code_runs(installed: Installed) -> None:
+    notebook = json.loads((installed.project / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    result = run([installed.python, "-c", code], installed.project / "notebooks")
+    assert result.stdout.startswith("normalised return ")
+
+
+def test_pre_commit_passes_on_all_files(installed: Installed) -> None:
+    env = {
+        "PRE_COMMIT_HOME": str(CACHE / "pre-commit"),
+        # mypy (a `language: system` hook) must run with the overlay's python.
+        "PATH": os.pathsep.join([str(installed.python.parent), os.environ["PATH"]]),
+        "MYPY_CACHE_DIR": str(CACHE / "template-tests" / "mypy" / "py3.11"),
+    }
+    run(
+        [installed.python, "-m", "pre_commit", "run", "--all-files", "--show-diff-on-failure"],
+        installed.project,
+        env,
+    )
+    # Nothing was rewritten by the fixers, and a leftover .rej file is refused.
+    assert run(["git", "status", "--porcelain"], installed.project).stdout == ""
+    rej = installed.project / "README.md.rej"
+    rej.write_text("@@ -1 +1 @@\n")
+    try:
+        failed = subprocess.run(
+            [installed.python, "-m", "pre_commit", "run", "no-rej-files", "--files", rej.name],
+            cwd=installed.project,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert failed.returncode == 1
+        assert "leftover .rej file from a template update" in failed.stdout
+    finally:
+        rej.unlink()
+
+
+def test_wheel_builds(installed: Installed, tmp_path: Path) -> None:
+    run(
+        [installed.python, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp_path, installed.project],
+        tmp_path,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    assert wheel.name.startswith("rl_research-0.1.0-py3-none-any")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = archive.read("rl_research-0.1.0.dist-info/METADATA").decode()
+    package = installed.package
+    assert {
+        f"{package}/__init__.py",
+        f"{package}/py.typed",
+        f"{package}/config.py",
+        f"{package}/envs.py",
+    } <= names
+    assert "License-Expression: MIT" in metadata
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: rlcore")]
+    assert len(requires) == 1
+    assert ("@ git+file://" in requires[0]) == (installed.source == "git")

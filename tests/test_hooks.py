@@ -1,0 +1,120 @@
+"""The post-generation hook: data-driven pruning, git initialisation, the recorded template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import REPO, bake, copy_template, expected_files, load_module, project_files, run
+
+post_gen = load_module(REPO / "hooks" / "post_gen_project.py", "template_post_gen_project")
+TEMPLATE_TREE = REPO / "{{cookiecutter.project_slug}}"
+
+AGENT_PATHS = {
+    "example_agent": {
+        "none": ("src/pkg/agents",),
+        "ppo": ("src/pkg/agents/dqn.py", "tests/test_dqn.py"),
+        "dqn": ("src/pkg/agents/ppo.py", "tests/test_ppo.py"),
+    },
+    "notebooks": {"false": ("notebooks",)},
+}
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ({"example_agent": "none", "notebooks": True}, ["src/pkg/agents"]),
+        (
+            {"example_agent": "ppo", "notebooks": False},
+            ["notebooks", "src/pkg/agents/dqn.py", "tests/test_dqn.py"],
+        ),
+        ({"example_agent": "dqn", "notebooks": True}, ["src/pkg/agents/ppo.py", "tests/test_ppo.py"]),
+    ],
+)
+def test_paths_to_prune_follow_the_mapping(answers: dict[str, object], expected: list[str]) -> None:
+    assert post_gen.paths_to_prune(answers, AGENT_PATHS) == expected
+
+
+def test_prune_removes_files_and_folders_and_skips_missing_ones(tmp_path: Path) -> None:
+    for relative in (
+        "src/pkg/agents/ppo.py",
+        "src/pkg/agents/dqn.py",
+        "src/pkg/envs.py",
+        "notebooks/a.ipynb",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("x")
+    post_gen.prune(tmp_path, ["notebooks", "src/pkg/agents/dqn.py", "tests/test_dqn.py"])
+    assert project_files(tmp_path) == {"src/pkg/agents/ppo.py", "src/pkg/envs.py"}
+
+
+def test_every_pruned_path_exists_in_the_template() -> None:
+    for key, by_value in post_gen.PRUNED_PATHS.items():
+        assert key in json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+        for paths in by_value.values():
+            for relative in paths:
+                # Spelled like the template's folders, e.g. src/{{cookiecutter.package_name}}/...
+                assert (TEMPLATE_TREE / relative).exists(), f"{key}: {relative} is not in the template"
+
+
+def test_init_git_sets_a_local_identity_when_none_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for variable in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "EMAIL",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("hello\n")
+    report = post_gen.init_git(project, "Ada Lovelace", "ada@example.org")
+    assert report == "initialised a git repository with a first commit (branch main)"
+    author = run(["git", "log", "-1", "--format=%an <%ae>"], project).stdout.strip()
+    assert author == "Ada Lovelace <ada@example.org>"
+    assert run(["git", "config", "--local", "user.name"], project).stdout.strip() == "Ada Lovelace"
+
+
+def test_init_git_without_git_only_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert (
+        post_gen.init_git(tmp_path, "Ada", "ada@example.org")
+        == "git was not found on PATH: run `git init` yourself"
+    )
+    assert not (tmp_path / ".git").exists()
+
+
+def test_bake_inside_a_repository_makes_no_nested_repository(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    run(["git", "init", "--quiet"], tmp_path)
+    project = bake(REPO, tmp_path)
+    assert not (project / ".git").exists()
+    assert (
+        f"not running `git init`: the project is already inside the repository {tmp_path}"
+        in capfd.readouterr().out
+    )
+
+
+def test_next_steps_are_printed(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    bake(REPO, tmp_path, init_git=False)
+    out = capfd.readouterr().out
+    assert out.startswith("Created rl-research. Next steps:\n  cd rl-research\n")
+    assert 'python -m pip install -e ".[dev]"' in out and "--extra-index-url" in out
+    assert "python -m pytest" in out
+
+
+def test_template_outside_git_records_no_commit(tmp_path: Path) -> None:
+    template = copy_template(tmp_path / "template")
+    project = bake(template, tmp_path / "out", init_git=False, ci="none")
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    assert (state["template"], state["commit"], state["directory"]) == (str(template), None, None)
+    assert project_files(project) == expected_files(state["context"]["cookiecutter"])
