@@ -38,6 +38,14 @@ test-template: $(STAMP)
 
 test: lint typecheck test-rlcore test-template
 
+# The main job: generate a project from this template into ./demo, install it editable next to
+# this checkout's rlcore, run its tests, then train its example PPO agent on CartPole-v1.
+demo: $(STAMP)
+	rm -rf demo
+	$(BIN)/cookiecutter --no-input --output-dir . . project_name="rlcore demo" project_slug=demo package_name=demo init_git=no
+	$(BIN)/python -m pip install --quiet -e "./demo[dev]"
+	cd demo && ../$(BIN)/python -m pytest -q -p no:cacheprovider
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
