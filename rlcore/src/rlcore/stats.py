@@ -29,6 +29,18 @@ class RunningMeanStd:
         \bar x = \bar x_A + \delta \frac{n_B}{n},\quad
         \sigma^2 = \frac{n_A \sigma_A^2 + n_B \sigma_B^2 + \delta^2 n_A n_B / n}{n}.
 
+    Once the statistics count at least as many samples as the batch (``n_A >= n_B``), the
+    same update is computed from the deviations from the current mean, ``d_i = x_i - \bar x_A``
+    (one pass over the batch instead of two):
+
+    .. math::
+        \bar x = \bar x_A + \frac{\sum_i d_i}{n},\quad
+        \sigma^2 = \frac{n_A \sigma_A^2 + \sum_i d_i^2}{n} - \Big(\frac{\sum_i d_i}{n}\Big)^2 .
+
+    Its subtraction cancels at most a factor ``1 + 2 n_B / n_A <= 3`` of the result, so the
+    error stays within a few ulps; earlier (a small prior, or ``epsilon=0``) it could cancel
+    everything, and the two-pass form above is used.
+
     A single sample ``x`` takes the ``n_B = 1`` case, Welford's update (B. P. Welford, "Note
     on a Method for Calculating Corrected Sums of Squares and Products", Technometrics 4(3),
     1962), written with ``w = 1 / n`` as
@@ -102,8 +114,11 @@ class RunningMeanStd:
         Args:
             x: shared layout: ``(B, *shape)``; per stream: ``(N, *shape)``. Any real dtype.
             mask: bool ``(B,)`` or ``(N,)``; only the rows where it is True enter.
-            check_finite: check that the rows that enter are finite (one reduction). Pass
-                ``False`` only when the caller has already checked them, as the wrappers do.
+            check_finite: check that the rows that enter are finite. In the shared layout
+                with more than one row this costs nothing: the batch sum that the mean needs
+                is finite unless some entry is not (or the sum overflows, when the entries
+                are checked one by one). Pass ``False`` only when the caller has already
+                checked the rows.
 
         Raises:
             ValueError: if ``x`` or ``mask`` has the wrong shape, or a row that enters contains
@@ -114,7 +129,7 @@ class RunningMeanStd:
         if self.num_streams is not None:
             self._update_streams(x, mask, check_finite)
             return
-        if x.ndim != len(self.shape) + 1 or x.shape[1:] != self.shape:
+        if x.ndim == 0 or x.shape[1:] != self.shape:
             raise ValueError(
                 f"RunningMeanStd.update: expected a batch of shape (B, {_fmt(self.shape)}), got {x.shape}"
             )
@@ -124,28 +139,80 @@ class RunningMeanStd:
         n = x.shape[0]
         if n == 0:
             return
-        if check_finite:
-            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
         # Mixed float32/float64 ufunc calls cost about three times more than float64 ones.
-        x = np.asarray(x, dtype=np.float64)
+        x64 = np.asarray(x, dtype=np.float64)
         if n == 1:
-            self._welford(x[0])
+            if check_finite:
+                _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+            self._welford(x64[0])
             return
         # Two-pass batch moments (what np.mean / np.var compute, without their Python overhead):
-        # sums over the batch axis as dot products with a vector of ones.
-        ones = _ones(n)
+        # sums over the batch axis as dot products with a vector of ones, or of 1 / n.
+        ones, mean_weights = _batch_weights(n)
         if not self.shape:
             # Scalar statistics combine in Python floats: NumPy calls on 0-d arrays cost twice
             # as much as on small 1-d ones.
-            batch_mean = float(ones.dot(x)) / n
-            centred = x - batch_mean
+            total = float(ones.dot(x64))
+            if check_finite and not math.isfinite(total):
+                _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+            batch_mean = total / n
+            centred = x64 - batch_mean
             self._combine_scalar(batch_mean, float(centred.dot(centred)), n)
             return
-        flat = x.reshape(n, -1)
-        batch_mean = _ones(n, 1.0 / n).dot(flat)
+        if self.count >= n:
+            self._add_deviations(x, x64, mask, check_finite)
+            return
+        flat = x64 if x64.ndim == 2 else x64.reshape(n, -1)
+        batch_mean = mean_weights.dot(flat)
+        # The batch means are finite unless an entry is not (or a sum overflows); only then
+        # are the entries checked one by one. The entries themselves, not their float64 copy:
+        # a finite float128 beyond the float64 range is no error (it enters as inf, as it
+        # would unchecked).
+        if check_finite and not _probably_finite(batch_mean):
+            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
         centred = flat - batch_mean
         centred *= centred
-        self._combine(batch_mean.reshape(self.shape), ones.dot(centred).reshape(self.shape), n)
+        batch_m2 = ones.dot(centred)
+        if flat is not x64:
+            batch_mean, batch_m2 = batch_mean.reshape(self.shape), batch_m2.reshape(self.shape)
+        self._combine(batch_mean, batch_m2, n)
+
+    def _add_deviations(
+        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
+    ) -> None:
+        """The update in its shifted-data form (see the class docstring), for ``count >= n``.
+
+        ``x64``: the ``n`` rows that enter, float64, shape ``(n, *shape)``; ``x`` and ``mask``:
+        what the caller passed, for the error message. Eleven array operations instead of the
+        fourteen of the two-pass form, which matters for the small batches of a vector env's
+        wrappers, whose cost is per call rather than per element.
+        """
+        n = x64.shape[0]
+        ones = _batch_weights(n)[0]
+        deviations = x64 - self.mean
+        # Sums over the batch axis as dot products need it first and one axis after it.
+        flat = deviations if deviations.ndim == 2 else deviations.reshape(n, -1)
+        shift = ones.dot(flat)
+        # The sums are finite unless an entry is not (or a sum overflows); only then are the
+        # entries checked one by one. The entries themselves, not their float64 copy: a
+        # finite float128 beyond the float64 range is no error (it enters as inf, as it
+        # would unchecked).
+        if check_finite and not _probably_finite(shift):
+            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+        flat *= flat
+        squares = ones.dot(flat)
+        if flat is not deviations:
+            shift, squares = shift.reshape(self.shape), squares.reshape(self.shape)
+        count = self.count
+        total = count + n
+        shift *= 1.0 / total
+        self.mean += shift
+        shift *= shift
+        self.var *= count / total
+        squares *= 1.0 / total
+        self.var += squares
+        self.var -= shift
+        self.count = total
 
     def update_one(self, x: np.ndarray, *, check_finite: bool = True) -> None:
         """Add one sample ``x`` of shape ``shape`` (no batch axis) to the shared statistics.
@@ -380,27 +447,33 @@ def _fmt(shape: tuple[int, ...]) -> str:
     return ", ".join(str(s) for s in shape) if shape else ""
 
 
-_CONSTANT_VECTORS: dict[tuple[int, float], np.ndarray] = {}
+# Arrays of at least this many elements are checked for NaN and inf without a dot product
+# (see _probably_finite).
+_LARGE_SIZE = 4096
+
+_BATCH_WEIGHTS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_BOOL = np.dtype(np.bool_)
 
 
-def _ones(n: int, value: float = 1.0) -> np.ndarray:
-    """A read-only vector of ``n`` copies of ``value``, cached.
+def _batch_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only vectors of ``n`` ones and of ``n`` copies of ``1 / n``, cached.
 
-    Batch sums are dot products with such vectors; np.ones costs more than the dot product
+    Batch sums and means are dot products with them; np.ones costs more than the dot product
     it feeds, and batch sizes repeat.
     """
-    vector = _CONSTANT_VECTORS.get((n, value))
-    if vector is None:
-        if len(_CONSTANT_VECTORS) > 256:
-            _CONSTANT_VECTORS.clear()
-        vector = _CONSTANT_VECTORS[n, value] = np.full(n, value)
-        vector.flags.writeable = False
-    return vector
+    weights = _BATCH_WEIGHTS.get(n)
+    if weights is None:
+        if len(_BATCH_WEIGHTS) > 256:
+            _BATCH_WEIGHTS.clear()
+        ones, mean_weights = np.ones(n), np.full(n, 1.0 / n)
+        ones.flags.writeable = mean_weights.flags.writeable = False
+        weights = _BATCH_WEIGHTS[n] = (ones, mean_weights)
+    return weights
 
 
 def _check_mask(mask: np.ndarray, length: int) -> np.ndarray:
     mask = np.asarray(mask)
-    if mask.shape != (length,) or mask.dtype != np.bool_:
+    if mask.dtype != _BOOL or mask.shape != (length,):
         raise ValueError(
             f"RunningMeanStd.update: mask must be a bool array of shape ({length},), "
             f"got dtype {mask.dtype} and shape {mask.shape}"
@@ -408,21 +481,31 @@ def _check_mask(mask: np.ndarray, length: int) -> np.ndarray:
     return mask
 
 
+def _probably_finite(x: np.ndarray) -> bool:
+    """True if every entry of ``x`` is finite; False if some entry is not, or (rarely) maybe not.
+
+    Small arrays: one sum, or one dot product (a sum of squares is finite exactly when every
+    entry is, unless it overflows, which is the "maybe"; np.vdot, unlike ndarray.dot, never
+    warns). Large arrays: np.isfinite, because OpenBLAS splits a long dot product over
+    threads, which on a busy machine was seen to stall for milliseconds.
+    """
+    if x.dtype.kind in "biu":
+        return True
+    if x.size >= _LARGE_SIZE:
+        return bool(np.isfinite(x).all())
+    if x.ndim == 1 and x.size <= 64:
+        # Python's sum of a short list costs half a NumPy call (NaN and inf propagate, and
+        # inf + -inf is NaN, with no exception or warning).
+        return math.isfinite(sum(x.tolist()))
+    return math.isfinite(np.vdot(x, x))
+
+
 def _first_nonfinite(x: np.ndarray) -> tuple[tuple[int, ...], float] | None:
     """Index and value of the first NaN or inf in ``x`` (C order), or ``None`` if all are finite.
 
-    The fast path is one dot product (a sum of squares is finite exactly when every entry is,
-    unless it overflows); the index is looked up only when that fails.
+    The fast path is :func:`_probably_finite`; the index is looked up only when that fails.
     """
-    if x.dtype.kind in "biu":
-        return None
-    if x.ndim == 1:
-        total = x.dot(x)
-    elif x.ndim == 0:
-        total = x
-    else:
-        total = np.vdot(x, x)
-    if math.isfinite(total):
+    if _probably_finite(x):
         return None
     bad = np.argwhere(~np.isfinite(x))
     if len(bad) == 0:  # finite values whose sum of squares overflowed: nothing is wrong.

@@ -22,9 +22,11 @@ __all__ = [
     "Freezable",
     "ObservationNormalizerState",
     "RewardNormalizerState",
+    "as_float64",
     "check_clip",
     "check_epsilon",
     "check_gamma",
+    "check_obs_finite",
     "check_rewards_finite",
     "checked_float64",
     "load_normalizer_state",
@@ -32,6 +34,7 @@ __all__ = [
     "normalized_box",
     "observation_shape",
     "resolve_rms",
+    "standardize",
 ]
 
 
@@ -108,17 +111,67 @@ def resolve_rms(
 
 
 # --------------------------------------------------------------------------- arithmetic
+# Batches of at least this many elements are scaled by a reciprocal (see standardize).
+_RECIPROCAL_MIN_SIZE = 4096
+
+
 def normalize_obs(x: np.ndarray, rms: RunningMeanStd, epsilon: float, clip: float | None) -> np.ndarray:
     """``(x - mean) / sqrt(var + epsilon)`` computed in float64, clipped to ``[-clip, clip]``, as float32."""
-    out: np.ndarray = np.subtract(x, rms.mean, dtype=np.float64)
-    out /= np.sqrt(rms.var + epsilon)
+    return standardize(x, rms.mean, np.sqrt(rms.var + epsilon), clip)
+
+
+def standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, clip: float | None) -> np.ndarray:
+    """``(x - mean) / std`` computed in float64, clipped to ``[-clip, clip]``, as a new float32 array.
+
+    ``std`` is passed in so that a caller normalising two batches with the same statistics
+    (SAME_STEP's observations and final observations) takes the square root once.
+    """
+    # mean is a float64 array, so the subtraction runs in float64 whatever x's dtype.
+    centred: np.ndarray = x - mean
+    if centred.size >= _RECIPROCAL_MIN_SIZE:
+        # A multiplication costs less than a division, enough to pay for one reciprocal per
+        # element of std on large batches (e.g. a third less time on 8 x 84 x 84 frames).
+        # The float32 result is the same but for a rare last-bit difference in float64.
+        centred *= 1.0 / std
+    else:
+        centred /= std
     if clip is not None:
-        np.minimum(out, clip, out=out)
-        np.maximum(out, -clip, out=out)
-    return out.astype(np.float32)
+        np.minimum(centred, clip, out=centred)
+        np.maximum(centred, -clip, out=centred)
+    return centred.astype(np.float32)
 
 
 # --------------------------------------------------------------------------- finiteness
+# Comparing a dtype with a dtype instance is cheaper than with the scalar type np.float64.
+_FLOAT64 = np.dtype(np.float64)
+
+
+def as_float64(owner: str, obs: Any, shape: tuple[int, ...], what: str = "observation") -> np.ndarray:
+    """``obs`` as a float64 array of shape ``shape`` (not a copy if it already is one), unchecked for NaN/inf.
+
+    Converting once up front keeps every later NumPy call single-dtype (mixed float32/float64
+    calls cost about three times more).
+    """
+    x = np.asarray(obs)
+    if x.shape != shape:
+        raise ValueError(f"{owner}: {what} has shape {x.shape}, expected {shape}")
+    return x if x.dtype == _FLOAT64 else x.astype(np.float64)
+
+
+def check_obs_finite(owner: str, obs: Any, batched: bool, what: str = "observation") -> None:
+    """Raise ``ValueError`` naming the first NaN or inf in ``obs`` (and, with ``batched``, its sub-env)."""
+    found = _first_nonfinite(np.asarray(obs))
+    if found is None:
+        return
+    index, value = found
+    if batched:
+        raise ValueError(
+            f"{owner}: sub-env {index[0]} returned a non-finite {what} value {value!r} at index "
+            f"{index[1:]}; expected finite values"
+        )
+    raise ValueError(f"{owner}: non-finite {what} value {value!r} at index {index}; expected finite values")
+
+
 def checked_float64(
     owner: str, obs: Any, shape: tuple[int, ...], batched: bool, what: str = "observation"
 ) -> np.ndarray:
@@ -126,23 +179,12 @@ def checked_float64(
 
     Raises ``ValueError`` unless ``obs`` has shape ``shape`` and holds only finite values.
     With ``batched``, the first axis indexes sub-envs and the message names the sub-env and
-    the element within its observation. Converting once up front keeps every later NumPy
-    call single-dtype (mixed float32/float64 calls cost about three times more).
+    the element within its observation.
     """
     x = np.asarray(obs)
     if x.shape != shape:
         raise ValueError(f"{owner}: {what} has shape {x.shape}, expected {shape}")
-    found = _first_nonfinite(x)
-    if found is not None:
-        index, value = found
-        if batched:
-            raise ValueError(
-                f"{owner}: sub-env {index[0]} returned a non-finite {what} value {value!r} at index "
-                f"{index[1:]}; expected finite values"
-            )
-        raise ValueError(
-            f"{owner}: non-finite {what} value {value!r} at index {index}; expected finite values"
-        )
+    check_obs_finite(owner, x, batched, what)
     return np.asarray(x, dtype=np.float64)
 
 

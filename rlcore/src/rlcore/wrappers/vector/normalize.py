@@ -38,15 +38,17 @@ from rlcore.stats import RunningMeanStd
 from rlcore.wrappers._normalize import (
     ObservationNormalizerState,
     RewardNormalizerState,
+    as_float64,
     check_clip,
     check_epsilon,
     check_gamma,
+    check_obs_finite,
     check_rewards_finite,
     checked_float64,
-    normalize_obs,
     normalized_box,
     observation_shape,
     resolve_rms,
+    standardize,
 )
 from rlcore.wrappers.vector._autoreset import AutoresetTracker
 
@@ -57,6 +59,10 @@ def _check_per_env(owner: str, per_env: bool) -> bool:
     if not isinstance(per_env, (bool, np.bool_)):
         raise TypeError(f"{owner}: per_env must be a bool, got {per_env!r}")
     return bool(per_env)
+
+
+_OBS = "NormalizeObservation"
+_REW = "NormalizeReward"
 
 
 def _partial(mask: np.ndarray) -> np.ndarray | None:
@@ -140,7 +146,6 @@ class NormalizeObservation(
         self.single_observation_space = normalized_box(shape, self.clip)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._tracker = AutoresetTracker(env)
-        self._next_step = self._tracker.mode == AutoresetMode.NEXT_STEP
         self._same_step = self._tracker.mode == AutoresetMode.SAME_STEP
 
     def reset(
@@ -150,34 +155,73 @@ class NormalizeObservation(
         # Before env.reset: Gymnasium's vector envs pop "reset_mask" out of the options.
         reset = self._tracker.on_reset(options)
         obs, info = self.env.reset(seed=seed, options=options)
-        x = checked_float64("NormalizeObservation", obs, self._batch_shape, batched=True)
-        if not self._frozen:
-            self.obs_rms.update(x, _partial(reset), check_finite=False)
-        return normalize_obs(x, self.obs_rms, self.epsilon, self.clip), info
+        x = as_float64(_OBS, obs, self._batch_shape)
+        self._update(obs, x, _partial(reset))
+        return self._normalize(x), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step the sub-envs; each transition's next observation enters the statistics (unless frozen)."""
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         started, transition = self._tracker.on_step(terminated, truncated)
-        x = checked_float64("NormalizeObservation", obs, self._batch_shape, batched=True)
-        entering = x
-        finished = self._same_step and np.count_nonzero(started) > 0
-        if finished:
-            entering = self._with_final_obs(x, info, started)
+        x = as_float64(_OBS, obs, self._batch_shape)
+        mask = None
+        if self._tracker.any_started:
+            if self._same_step:
+                return self._step_with_final_obs(obs, x, started, rewards, terminated, truncated, info)
+            # NEXT_STEP's autoreset rows are normalised and returned but are not transitions.
+            mask = transition
+        self._update(obs, x, mask)
+        return self._normalize(x), rewards, terminated, truncated, info
+
+    def _step_with_final_obs(
+        self,
+        obs: Any,
+        x: np.ndarray,
+        started: np.ndarray,
+        rewards: Any,
+        terminated: Any,
+        truncated: Any,
+        info: dict[str, Any],
+    ) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:
+        """SAME_STEP with finished sub-envs: their final observations enter instead of their rows."""
+        check_obs_finite(_OBS, obs, batched=True)
+        entering = self._with_final_obs(x, info, started)
         if not self._frozen:
-            # Only NEXT_STEP has steps that are not transitions (its autoreset steps).
-            mask = _partial(transition) if self._next_step else None
-            self.obs_rms.update(entering, mask, check_finite=False)
-        normalized = normalize_obs(x, self.obs_rms, self.epsilon, self.clip)
-        if finished:
-            # Normalising the whole batch keeps per-env statistics aligned with their rows;
-            # it happens only on steps where an episode ended.
-            final = normalize_obs(entering, self.obs_rms, self.epsilon, self.clip)
-            final_obs = np.array(info["final_obs"], dtype=object, copy=True)
-            for i in np.flatnonzero(started):
-                final_obs[i] = final[i]
-            info = {**info, "final_obs": final_obs}
-        return normalized, rewards, terminated, truncated, info
+            self.obs_rms.update(entering, check_finite=False)
+        rms = self.obs_rms
+        std = np.sqrt(rms.var + self.epsilon)
+        # Normalising the whole batch keeps per-env statistics aligned with their rows.
+        final = standardize(entering, rms.mean, std, self.clip)
+        final_obs = np.array(info["final_obs"], dtype=object, copy=True)
+        for i in np.flatnonzero(started):
+            final_obs[i] = final[i]
+        normalized = standardize(x, rms.mean, std, self.clip)
+        return normalized, rewards, terminated, truncated, {**info, "final_obs": final_obs}
+
+    def _update(self, obs: Any, x: np.ndarray, mask: np.ndarray | None) -> None:
+        """Check the whole batch for NaN and inf, then (unless frozen) enter the rows of ``mask``.
+
+        ``obs`` is the batch as the env returned it and ``x`` its float64 copy. With every
+        row entering shared statistics, the check rides on their own batch reduction, and an
+        error is then restated by the precise check in this wrapper's words.
+        """
+        if self._frozen or mask is not None or self.per_env:
+            # The rows outside the mask are returned too, so they are checked as well.
+            check_obs_finite(_OBS, obs, batched=True)
+            if not self._frozen:
+                self.obs_rms.update(x, mask, check_finite=False)
+            return
+        try:
+            self.obs_rms.update(x)
+        except ValueError:
+            check_obs_finite(_OBS, obs, batched=True)
+            # Finite entries whose float64 copy overflowed (float128): they enter unchecked,
+            # as they always have.
+            self.obs_rms.update(x, check_finite=False)
+
+    def _normalize(self, x: np.ndarray) -> np.ndarray:
+        rms = self.obs_rms
+        return standardize(x, rms.mean, np.sqrt(rms.var + self.epsilon), self.clip)
 
     def _with_final_obs(self, x: np.ndarray, info: dict[str, Any], started: np.ndarray) -> np.ndarray:
         """The batch with the finished sub-envs' rows replaced by their ``info["final_obs"]``."""
@@ -195,9 +239,7 @@ class NormalizeObservation(
                     f"expected {self._batch_shape[1:]}"
                 )
             entering[i] = final
-        return checked_float64(
-            "NormalizeObservation", entering, self._batch_shape, batched=True, what="final observation"
-        )
+        return checked_float64(_OBS, entering, self._batch_shape, batched=True, what="final observation")
 
 
 class NormalizeReward(
@@ -294,19 +336,31 @@ class NormalizeReward(
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step the sub-envs; each transition's return enters the statistics (unless frozen)."""
         obs, rewards, terminated, truncated, info = self.env.step(actions)
-        _, transition = self._tracker.on_step(terminated, truncated)
+        tracker = self._tracker
+        started, transition = tracker.on_step(terminated, truncated)
         r = np.asarray(rewards, dtype=np.float64)
         if r.shape != self._reward_shape:
             raise ValueError(f"NormalizeReward: rewards have shape {r.shape}, expected {self._reward_shape}")
-        check_rewards_finite("NormalizeReward", r)
-        # Only NEXT_STEP has steps that are not transitions (its autoreset steps).
-        mask = _partial(transition) if self._next_step else None
         returns = self.discounted_return * self.gamma
         returns += r
-        if mask is not None:
-            returns = np.where(mask, returns, self.discounted_return)
-        if not self._frozen:
-            self.return_rms.update(returns, mask, check_finite=False)
+        # Only NEXT_STEP has steps that are not transitions (its autoreset steps, the
+        # `started` rows); they keep their accumulated return.
+        masked = self._next_step and tracker.any_started
+        if masked:
+            np.copyto(returns, self.discounted_return, where=started)
+        if self._frozen or masked:
+            check_rewards_finite(_REW, r)
+            if not self._frozen:
+                self.return_rms.update(returns, transition if masked else None, check_finite=False)
+        else:
+            try:
+                # Its batch sum doubles as the check: it is finite unless a reward is not.
+                self.return_rms.update(returns)
+            except ValueError:
+                check_rewards_finite(_REW, r)
+                # Finite rewards whose discounted return overflowed: it enters unchecked, as
+                # it always has.
+                self.return_rms.update(returns, check_finite=False)
         if self.per_env:
             scaled = r / np.sqrt(self.return_rms.var + self.epsilon)
         else:
@@ -315,6 +369,7 @@ class NormalizeReward(
         if self.clip is not None:
             np.minimum(scaled, self.clip, out=scaled)
             np.maximum(scaled, -self.clip, out=scaled)
-        returns[np.logical_or(terminated, truncated)] = 0.0
+        if tracker.any_ended:
+            returns[tracker.ended] = 0.0
         self.discounted_return = returns
         return obs, scaled, terminated, truncated, info
