@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorWrapper
 from rlcore.stats import RunningMeanStd
 from rlcore.testing import GenericTestEnv, check_vector_wrapper, make_vector_env
 from rlcore.wrappers import normalize as single
+from rlcore.wrappers.vector._autoreset import AutoresetTracker
 from rlcore.wrappers.vector.normalize import NormalizeObservation, NormalizeReward
 
 PRIOR = 1e-4  # RunningMeanStd's default pseudo-count
@@ -36,17 +37,23 @@ def _scripted_env(obs, rewards, terminated, truncated):
         k = next_index()
         return obs[k], float(rewards[k]), bool(terminated[k]), bool(truncated[k]), {}
 
-    space = spaces.Box(-np.inf, np.inf, obs.shape[1:], np.float32)
+    if obs.dtype == np.uint8:
+        space = spaces.Box(0, 255, obs.shape[1:], np.uint8)
+    else:
+        space = spaces.Box(-np.inf, np.inf, obs.shape[1:], np.float32)
     return GenericTestEnv(
         observation_space=space, reset_func=reset_func, step_func=step_func, episode_length=None
     )
 
 
-def _scripts(seed, num_envs, length, shape=(3,), p_done=0.2):
+def _scripts(seed, num_envs, length, shape=(3,), p_done=0.2, dtype=np.float32):
     rng = np.random.default_rng(seed)
     scripts = []
     for _ in range(num_envs):
-        obs = (rng.normal(1.0, 2.0, (length, *shape)) * rng.uniform(0.5, 3.0, shape)).astype(np.float32)
+        if dtype == np.uint8:
+            obs = rng.integers(0, 256, (length, *shape), dtype=np.uint8)
+        else:
+            obs = (rng.normal(1.0, 2.0, (length, *shape)) * rng.uniform(0.5, 3.0, shape)).astype(np.float32)
         rewards = rng.normal(0.5, 2.0, length)
         terminated = rng.random(length) < p_done / 2
         truncated = ~terminated & (rng.random(length) < p_done / 2)
@@ -120,11 +127,18 @@ class _Reference:
         return self.normalize_obs(raw_obs), scaled, finals
 
 
+# Frames of 3 x 40 x 40 make batches of 14,400 elements: large enough for the wrappers' and
+# the statistics' large-array code paths (NaN checks without dot products, scaling by a
+# reciprocal), in float32 and in uint8 (never checked for NaN).
+FRAMES = [((3,), np.float32), ((3, 40, 40), np.float32), ((3, 40, 40), np.uint8)]
+
+
+@pytest.mark.parametrize(("shape", "dtype"), FRAMES, ids=["small", "frames", "uint8-frames"])
 @pytest.mark.parametrize("per_env", [False, True])
 @pytest.mark.parametrize("mode", list(AutoresetMode), ids=lambda m: m.name)
-def test_against_a_naive_float64_reference(mode, per_env):
-    num_envs, steps, gamma = 3, 60, 0.9
-    scripts = _scripts(7, num_envs, 2 * steps + 10)
+def test_against_a_naive_float64_reference(mode, per_env, shape, dtype):
+    num_envs, steps, gamma = 3, 60 if shape == (3,) else 25, 0.9
+    scripts = _scripts(7, num_envs, 2 * steps + 10, shape=shape, dtype=dtype)
     raw = _vector(scripts, mode)
     env = NormalizeReward(
         NormalizeObservation(_vector(scripts, mode), per_env=per_env), gamma=gamma, per_env=per_env
@@ -340,6 +354,125 @@ def test_non_finite_values_name_the_sub_env_and_element():
     with pytest.raises(ValueError, match=r"NormalizeReward: sub-env 1 returned a non-finite reward inf"):
         reward_only.step(np.zeros(3, dtype=np.int64))
     torch.testing.assert_close(reward_only.state_dict(), state, rtol=0, atol=0)
+
+
+class _NanRewardAt(VectorWrapper):
+    """Replaces sub-env ``row``'s reward by NaN at the ``at``-th step (1-based)."""
+
+    def __init__(self, env, at, row):
+        super().__init__(env)
+        self.at, self.row, self.calls = at, row, 0
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        self.calls += 1
+        if self.calls == self.at:
+            rewards = rewards.copy()
+            rewards[self.row] = np.nan
+        return obs, rewards, terminated, truncated, info
+
+
+def test_non_finite_values_are_reported_on_autoreset_steps():
+    # Sub-env 1 terminates at its first step, so the second vector step is its autoreset step:
+    # that row enters no statistics but is still returned, so it is still checked.
+    scripts = _scripts(11, 3, 20, p_done=0.0)
+    scripts[1][2][1] = True
+    scripts[1][0][2, 2] = np.nan
+    env = NormalizeObservation(_vector(scripts, AutoresetMode.NEXT_STEP))
+    env.reset(seed=0)
+    env.step(np.zeros(3, dtype=np.int64))
+    before = env.state_dict()
+    with pytest.raises(
+        ValueError, match=r"sub-env 1 returned a non-finite observation value nan at index \(2,\)"
+    ):
+        env.step(np.zeros(3, dtype=np.int64))
+    torch.testing.assert_close(env.state_dict(), before, rtol=0, atol=0)
+
+    scripts[1][1][2] = 0.0  # the autoreset step's reward comes from the vector env: 0
+    rewards = NormalizeReward(_NanRewardAt(_vector(scripts, AutoresetMode.NEXT_STEP), at=2, row=1))
+    rewards.reset(seed=0)
+    rewards.step(np.zeros(3, dtype=np.int64))
+    before = rewards.state_dict()
+    with pytest.raises(ValueError, match=r"NormalizeReward: sub-env 1 returned a non-finite reward nan"):
+        rewards.step(np.zeros(3, dtype=np.int64))
+    torch.testing.assert_close(rewards.state_dict(), before, rtol=0, atol=0)
+
+
+def test_frozen_wrappers_still_report_non_finite_values():
+    scripts = _scripts(12, 3, 20, p_done=0.0)
+    scripts[0][0][1, 0] = np.inf
+    scripts[0][1][1] = -np.inf
+    observations = NormalizeObservation(_vector(scripts, AutoresetMode.NEXT_STEP))
+    rewards = NormalizeReward(_vector(scripts, AutoresetMode.NEXT_STEP))
+    for env in (observations, rewards):
+        env.reset(seed=0)
+        env.freeze()
+    with pytest.raises(
+        ValueError, match=r"sub-env 0 returned a non-finite observation value inf at index \(0,\)"
+    ):
+        observations.step(np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"sub-env 0 returned a non-finite reward -inf"):
+        rewards.step(np.zeros(3, dtype=np.int64))
+
+
+@pytest.mark.parametrize("per_env", [False, True])
+@pytest.mark.parametrize("mode", list(AutoresetMode), ids=lambda m: m.name)
+def test_non_finite_frames_name_the_sub_env_and_element(mode, per_env):
+    scripts = _scripts(13, 3, 20, shape=(3, 40, 40), p_done=0.0)
+    scripts[2][0][3, 1, 5, 7] = np.nan
+    env = NormalizeObservation(_vector(scripts, mode), per_env=per_env)
+    env.reset(seed=0)
+    for _ in range(2):
+        env.step(np.zeros(3, dtype=np.int64))
+    before = env.state_dict()
+    with pytest.raises(
+        ValueError, match=r"sub-env 2 returned a non-finite observation value nan at index \(1, 5, 7\)"
+    ):
+        env.step(np.zeros(3, dtype=np.int64))
+    torch.testing.assert_close(env.state_dict(), before, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("mode", list(AutoresetMode), ids=lambda m: m.name)
+def test_autoreset_tracker_against_a_naive_loop(mode):
+    num_envs = 5
+    tracker = AutoresetTracker(make_vector_env(GenericTestEnv, num_envs, mode))
+    rng = np.random.default_rng(4)
+    pending = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: whose next step is an autoreset step
+    handed_out = []  # every mask returned so far, with a copy: the tracker must never change them
+    tracker.on_reset(None)
+    for _ in range(300):
+        if rng.random() < 0.1:
+            mask = rng.random(num_envs) < 0.5
+            reset = tracker.on_reset({"reset_mask": mask})
+            np.testing.assert_array_equal(reset, mask)
+            pending &= ~mask
+        terminated = rng.random(num_envs) < 0.15
+        truncated = rng.random(num_envs) < 0.1
+        started, transition = tracker.on_step(terminated, truncated)
+        ended = terminated | truncated
+        if mode == AutoresetMode.NEXT_STEP:
+            expected_started = pending.copy()
+            # Flags reported on an autoreset step (which a Gymnasium env never does) do not
+            # make another autoreset step.
+            pending = ended & ~expected_started
+        elif mode == AutoresetMode.SAME_STEP:
+            expected_started = ended
+        else:
+            expected_started = np.zeros(num_envs, dtype=bool)
+        expected_transition = (
+            ~expected_started if mode == AutoresetMode.NEXT_STEP else np.ones(num_envs, bool)
+        )
+        np.testing.assert_array_equal(started, expected_started)
+        np.testing.assert_array_equal(transition, expected_transition)
+        np.testing.assert_array_equal(tracker.ended, ended)
+        assert tracker.any_ended == ended.any() and tracker.any_started == expected_started.any()
+        handed_out += [(started, started.copy()), (transition, transition.copy()), (tracker.ended, ended)]
+        for mask, copy in handed_out[-30:]:
+            np.testing.assert_array_equal(mask, copy)
+    # With nothing pending, the all-True transition mask is one shared read-only array.
+    for _ in range(2):  # the first step clears what is pending (NEXT_STEP)
+        _, transition = tracker.on_step(np.zeros(num_envs, bool), np.zeros(num_envs, bool))
+    assert transition.all() and not transition.flags.writeable
 
 
 def test_non_finite_final_obs_is_reported():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -319,3 +320,90 @@ def test_an_empty_mask_changes_nothing():
         rms.update(np.full((2, 2), np.nan), mask=np.zeros(2, dtype=bool))
         np.testing.assert_array_equal(rms.mean, 0.0)
         np.testing.assert_array_equal(rms.count, 1e-4)
+
+
+# --------------------------------------------------------------------------- fast paths
+# update() has three ways to reduce a batch: Python floats for up to 16 scalars, the
+# deviations from the current mean once the count is at least the batch size, and the
+# two-pass form otherwise. Each must agree with NumPy's own mean and variance.
+@SETTINGS
+@given(
+    shape=SHAPES,
+    batch=st.sampled_from([2, 8, 16, 17, 40]),
+    batches=st.integers(1, 12),
+    offset=st.sampled_from([0.0, 1e4, -1e7]),
+    epsilon=st.sampled_from([0.0, 1e-4, 1.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_every_reduction_path_matches_numpy(shape, batch, batches, offset, epsilon, seed):
+    rng = np.random.default_rng(seed)
+    data = offset + rng.normal(0.0, 3.0, (batches * batch, *shape)) * rng.uniform(0.1, 10.0, shape)
+    rms = RunningMeanStd(shape, epsilon=epsilon)
+    for part in np.split(data, batches):
+        rms.update(part)
+    # Moments of the union of the prior (weight epsilon, mean 0, variance 1) and the data.
+    count = epsilon + len(data)
+    mean = data.sum(axis=0) / count
+    centred = data - mean
+    var = (epsilon * (1.0 + mean**2) + np.square(centred).sum(axis=0)) / count
+    # As in test_large_offset_with_small_spread: a running mean is stored to the resolution
+    # ulp(offset), which bounds the attainable relative accuracy of the variance.
+    rtol = 1e-10 + 100 * np.spacing(abs(offset)) / data.std(axis=0).min()
+    np.testing.assert_allclose(rms.mean, mean, rtol=1e-12, atol=1e-12 * (1.0 + abs(offset)))
+    np.testing.assert_allclose(rms.var, var, rtol=rtol)
+    assert rms.count == pytest.approx(count, rel=1e-15)
+
+
+@pytest.mark.parametrize("batch", [8, 40])
+def test_scalar_batches_report_the_first_non_finite_value_and_change_nothing(batch):
+    rms = RunningMeanStd()
+    rms.update(np.arange(batch, dtype=np.float64))
+    before = {k: v.clone() for k, v in rms.state_dict().items()}
+    bad = np.ones(batch)
+    bad[batch - 3] = -np.inf
+    bad[batch - 1] = np.nan
+    with pytest.raises(ValueError, match=rf"non-finite value -inf at index \({batch - 3},\)"):
+        rms.update(bad)
+    for key, value in rms.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+def test_large_batches_report_the_first_non_finite_value_and_change_nothing():
+    # 8 x 24 x 24 = 4608 entries: the finiteness test without a dot product.
+    rms = RunningMeanStd((24, 24))
+    rms.update(np.random.default_rng(0).normal(size=(8, 24, 24)).astype(np.float32))
+    before = {k: v.clone() for k, v in rms.state_dict().items()}
+    bad = np.zeros((8, 24, 24), dtype=np.float32)
+    bad[5, 3, 7] = np.inf
+    bad[6, 0, 0] = np.nan
+    for check in (True, False):
+        bad_rms = RunningMeanStd((24, 24))
+        bad_rms.load_state_dict(before)
+        with pytest.raises(ValueError, match=r"non-finite value inf at index \(5, 3, 7\)"):
+            bad_rms.update(bad) if check else bad_rms.update(bad, mask=np.ones(8, dtype=bool))
+        for key, value in bad_rms.state_dict().items():
+            torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+def test_opposite_infinities_in_one_column_are_reported():
+    # Their sum is NaN (NumPy may warn about the invalid operation before the error).
+    rms = RunningMeanStd((2,))
+    rms.update(np.ones((3, 2)))
+    before = {k: v.clone() for k, v in rms.state_dict().items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"non-finite value inf at index \(0, 1\)"):
+            rms.update(np.array([[0.0, np.inf], [0.0, -np.inf], [0.0, 0.0]]))
+    for key, value in rms.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="no extended precision")
+def test_finite_extended_precision_values_are_not_reported_as_non_finite():
+    # Finite where they come from: only their float64 copies overflow, and that is no input error.
+    values = np.array([np.longdouble(1e300) * np.longdouble(1e10), np.longdouble(1.0)])
+    rms = RunningMeanStd()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the overflowing cast to float64
+        rms.update(values)
+    assert rms.count == pytest.approx(2 + 1e-4)

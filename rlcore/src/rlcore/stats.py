@@ -39,7 +39,8 @@ class RunningMeanStd:
 
     Its subtraction cancels at most a factor ``1 + 2 n_B / n_A <= 3`` of the result, so the
     error stays within a few ulps; earlier (a small prior, or ``epsilon=0``) it could cancel
-    everything, and the two-pass form above is used.
+    everything, and the batch's own mean and variance (two passes over it) enter the formula
+    above instead.
 
     A single sample ``x`` takes the ``n_B = 1`` case, Welford's update (B. P. Welford, "Note
     on a Method for Calculating Corrected Sums of Squares and Products", Technometrics 4(3),
@@ -115,10 +116,10 @@ class RunningMeanStd:
             x: shared layout: ``(B, *shape)``; per stream: ``(N, *shape)``. Any real dtype.
             mask: bool ``(B,)`` or ``(N,)``; only the rows where it is True enter.
             check_finite: check that the rows that enter are finite. In the shared layout
-                with more than one row this costs nothing: the batch sum that the mean needs
-                is finite unless some entry is not (or the sum overflows, when the entries
-                are checked one by one). Pass ``False`` only when the caller has already
-                checked the rows.
+                with more than one row this costs next to nothing: the batch sums that the
+                update needs are finite unless some entry is not (or a sum overflows, when
+                the entries are checked one by one). Pass ``False`` only when the caller has
+                already checked the rows.
 
         Raises:
             ValueError: if ``x`` or ``mask`` has the wrong shape, or a row that enters contains
@@ -146,28 +147,91 @@ class RunningMeanStd:
                 _check_finite(x, "RunningMeanStd.update", row_mask=mask)
             self._welford(x64[0])
             return
-        # Two-pass batch moments (what np.mean / np.var compute, without their Python overhead):
-        # sums over the batch axis as dot products with a vector of ones, or of 1 / n.
-        ones, mean_weights = _batch_weights(n)
         if not self.shape:
-            # Scalar statistics combine in Python floats: NumPy calls on 0-d arrays cost twice
-            # as much as on small 1-d ones.
-            total = float(ones.dot(x64))
+            self._add_scalars(x, x64, mask, check_finite)
+        elif self.count >= n:
+            self._add_deviations(x, x64, mask, check_finite)
+        else:
+            self._add_batch_moments(x, x64, mask, check_finite)
+
+    # The three ways of adding n >= 2 rows. Each takes ``x64``, the rows that enter as float64,
+    # and ``x`` and ``mask`` as the caller passed them, for the error message. Each checks the
+    # rows for NaN and inf through a sum it needs anyway: finite unless an entry is not (or the
+    # sum overflows); only then are the entries checked one by one. The entries themselves,
+    # not their float64 copy: a finite float128 beyond the float64 range is no error (it enters
+    # as inf, as it would unchecked).
+    def _add_scalars(
+        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
+    ) -> None:
+        """Shape ``()``: the batch's moments, combined in Python floats.
+
+        NumPy calls on 0-d arrays cost twice as much as on small 1-d ones. A batch of up to
+        ``_PYTHON_MAX_BATCH`` values (a vector env's rewards) is reduced in Python too, which
+        costs less than the three NumPy calls of a larger one.
+        """
+        n = x64.shape[0]
+        if n > _PYTHON_MAX_BATCH:
+            total = float(_batch_weights(n)[0].dot(x64))
             if check_finite and not math.isfinite(total):
                 _check_finite(x, "RunningMeanStd.update", row_mask=mask)
-            batch_mean = total / n
-            centred = x64 - batch_mean
-            self._combine_scalar(batch_mean, float(centred.dot(centred)), n)
+            centred = x64 - total / n
+            self._combine_scalar(total / n, float(centred.dot(centred)), n)
             return
-        if self.count >= n:
-            self._add_deviations(x, x64, mask, check_finite)
-            return
+        values = x64.tolist()
+        total = sum(values)
+        if check_finite and not math.isfinite(total):
+            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+        batch_mean = total / n
+        batch_m2 = 0.0
+        for value in values:
+            deviation = value - batch_mean
+            batch_m2 += deviation * deviation
+        self._combine_scalar(batch_mean, batch_m2, n)
+
+    def _add_deviations(
+        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
+    ) -> None:
+        """Shape other than ``()``, ``count >= n``: the shifted-data form (class docstring).
+
+        Ten array operations instead of the fourteen of :meth:`_add_batch_moments`, which
+        matters for the small batches of a vector env's wrappers, whose cost is per call
+        rather than per element.
+        """
+        n = x64.shape[0]
+        count = self.count
+        total = count + n
+        deviations = x64 - self.mean
+        # Sums over the batch axis as dot products need it first and one axis after it; the
+        # weights 1 / total give the sums already divided by the new count.
+        flat = deviations if deviations.ndim == 2 else deviations.reshape(n, -1)
+        weights = _batch_weights(n)[0] * (1.0 / total)
+        shift = weights.dot(flat)
+        if check_finite and not _probably_finite(shift):
+            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+        flat *= flat
+        squares = weights.dot(flat)
+        if flat is not deviations:
+            shift, squares = shift.reshape(self.shape), squares.reshape(self.shape)
+        self.mean += shift
+        shift *= shift
+        self.var *= count / total
+        self.var += squares
+        self.var -= shift
+        self.count = total
+
+    def _add_batch_moments(
+        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
+    ) -> None:
+        """Shape other than ``()``, ``count < n``: the batch's own mean and variance, combined.
+
+        Two passes over the batch, as np.mean / np.var make them (without their Python
+        overhead): sums over the batch axis as dot products with vectors of ``1 / n`` and of
+        ones.
+        """
+        n = x64.shape[0]
+        ones, mean_weights = _batch_weights(n)
         flat = x64 if x64.ndim == 2 else x64.reshape(n, -1)
         batch_mean = mean_weights.dot(flat)
-        # The batch means are finite unless an entry is not (or a sum overflows); only then
-        # are the entries checked one by one. The entries themselves, not their float64 copy:
-        # a finite float128 beyond the float64 range is no error (it enters as inf, as it
-        # would unchecked).
         if check_finite and not _probably_finite(batch_mean):
             _check_finite(x, "RunningMeanStd.update", row_mask=mask)
         centred = flat - batch_mean
@@ -176,43 +240,6 @@ class RunningMeanStd:
         if flat is not x64:
             batch_mean, batch_m2 = batch_mean.reshape(self.shape), batch_m2.reshape(self.shape)
         self._combine(batch_mean, batch_m2, n)
-
-    def _add_deviations(
-        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
-    ) -> None:
-        """The update in its shifted-data form (see the class docstring), for ``count >= n``.
-
-        ``x64``: the ``n`` rows that enter, float64, shape ``(n, *shape)``; ``x`` and ``mask``:
-        what the caller passed, for the error message. Eleven array operations instead of the
-        fourteen of the two-pass form, which matters for the small batches of a vector env's
-        wrappers, whose cost is per call rather than per element.
-        """
-        n = x64.shape[0]
-        ones = _batch_weights(n)[0]
-        deviations = x64 - self.mean
-        # Sums over the batch axis as dot products need it first and one axis after it.
-        flat = deviations if deviations.ndim == 2 else deviations.reshape(n, -1)
-        shift = ones.dot(flat)
-        # The sums are finite unless an entry is not (or a sum overflows); only then are the
-        # entries checked one by one. The entries themselves, not their float64 copy: a
-        # finite float128 beyond the float64 range is no error (it enters as inf, as it
-        # would unchecked).
-        if check_finite and not _probably_finite(shift):
-            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
-        flat *= flat
-        squares = ones.dot(flat)
-        if flat is not deviations:
-            shift, squares = shift.reshape(self.shape), squares.reshape(self.shape)
-        count = self.count
-        total = count + n
-        shift *= 1.0 / total
-        self.mean += shift
-        shift *= shift
-        self.var *= count / total
-        squares *= 1.0 / total
-        self.var += squares
-        self.var -= shift
-        self.count = total
 
     def update_one(self, x: np.ndarray, *, check_finite: bool = True) -> None:
         """Add one sample ``x`` of shape ``shape`` (no batch axis) to the shared statistics.
@@ -446,6 +473,9 @@ def _to_numpy(value: Any) -> np.ndarray:
 def _fmt(shape: tuple[int, ...]) -> str:
     return ", ".join(str(s) for s in shape) if shape else ""
 
+
+# Batches of scalars up to this size are reduced in Python floats (see update).
+_PYTHON_MAX_BATCH = 16
 
 # Arrays of at least this many elements are checked for NaN and inf without a dot product
 # (see _probably_finite).

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlcore.stats import RunningMeanStd, _first_nonfinite
+from rlcore.stats import RunningMeanStd, _first_nonfinite, _probably_finite
 
 __all__ = [
     "Freezable",
@@ -160,7 +160,10 @@ def as_float64(owner: str, obs: Any, shape: tuple[int, ...], what: str = "observ
 
 def check_obs_finite(owner: str, obs: Any, batched: bool, what: str = "observation") -> None:
     """Raise ``ValueError`` naming the first NaN or inf in ``obs`` (and, with ``batched``, its sub-env)."""
-    found = _first_nonfinite(np.asarray(obs))
+    x = np.asarray(obs)
+    if _probably_finite(x):  # the common case, without the call below
+        return
+    found = _first_nonfinite(x)
     if found is None:
         return
     index, value = found
@@ -190,6 +193,8 @@ def checked_float64(
 
 def check_rewards_finite(owner: str, rewards: np.ndarray) -> None:
     """Raise ``ValueError`` naming the first sub-env whose reward is NaN or inf."""
+    if _probably_finite(rewards):  # the common case, without the call below
+        return
     found = _first_nonfinite(rewards)
     if found is not None:
         index, value = found

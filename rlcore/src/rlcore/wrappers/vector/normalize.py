@@ -348,13 +348,14 @@ class NormalizeReward(
         masked = self._next_step and tracker.any_started
         if masked:
             np.copyto(returns, self.discounted_return, where=started)
-        if self._frozen or masked:
+        if self._frozen or masked or self.per_env:
             check_rewards_finite(_REW, r)
             if not self._frozen:
                 self.return_rms.update(returns, transition if masked else None, check_finite=False)
         else:
             try:
-                # Its batch sum doubles as the check: it is finite unless a reward is not.
+                # The batch sum of shared statistics doubles as the check: it is finite unless
+                # a reward is not (the accumulated returns are finite).
                 self.return_rms.update(returns)
             except ValueError:
                 check_rewards_finite(_REW, r)
