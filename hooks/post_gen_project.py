@@ -41,6 +41,21 @@ PRUNED_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     "license": {"none": ("LICENSE",)},
     "notebooks": {"false": ("notebooks",)},
     "ci": {"none": (".github",)},
+    "example_agent": {
+        "none": (
+            "src/{{cookiecutter.package_name}}/sweep.py",
+            "tests/test_sweep.py",
+            "src/{{cookiecutter.package_name}}/ppo.py",
+            "src/{{cookiecutter.package_name}}/dqn.py",
+            "src/{{cookiecutter.package_name}}/train.py",
+            "src/{{cookiecutter.package_name}}/runs.py",
+            "tests/test_ppo.py",
+            "tests/test_dqn.py",
+            "tests/test_resume.py",
+        ),
+        "ppo": ("src/{{cookiecutter.package_name}}/dqn.py", "tests/test_dqn.py"),
+        "dqn": ("src/{{cookiecutter.package_name}}/ppo.py", "tests/test_ppo.py"),
+    },
 }
 
 # Context entries that describe one machine's run of cookiecutter, not the project.

@@ -124,6 +124,11 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         files.add("notebooks/quickstart.ipynb")
     if answers["ci"] == "github":
         files.add(".github/workflows/ci.yml")
+    if answers["example_agent"] != "none":
+        files |= {f"{package}/sweep.py", "tests/test_sweep.py"}
+        agent = answers["example_agent"]
+        files |= {f"{package}/{agent}.py", f"{package}/train.py", f"{package}/runs.py"}
+        files |= {f"tests/test_{agent}.py", "tests/test_resume.py"}
     return files
 
 

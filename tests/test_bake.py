@@ -105,16 +105,24 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
         assert meta["license"] == answers["license"]
         assert meta["license-files"] == ["LICENSE"]
     requirements = {req.name: req for req in map(Requirement, meta["dependencies"])}
-    assert set(requirements) == {"rlcore", "torch", "gymnasium", "numpy"}
-    expected_extras = set() if answers["logger"] == "csv" else {answers["logger"]}
+    has_agent = answers["example_agent"] != "none"
+    # The example agents' command line is tyro's; their learning curves need rlcore's plot extra.
+    assert set(requirements) == {"rlcore", "torch", "gymnasium", "numpy"} | ({"tyro"} if has_agent else set())
+    expected_extras = (set() if answers["logger"] == "csv" else {answers["logger"]}) | (
+        {"plot"} if has_agent else set()
+    )
     assert requirements["rlcore"].extras == expected_extras
     assert (requirements["rlcore"].url is not None) == (answers["rlcore_source"] == "git")
     # Ranges, never pins: torch is installed first, for the user's hardware.
-    assert str(requirements["torch"].specifier) == ">=2.2"
+    assert str(requirements["torch"].specifier) == ">=2.4"
     for requirement in requirements.values():
         assert all(spec.operator not in ("==", "===", "~=") for spec in requirement.specifier)
     dev = {Requirement(r).name for r in meta["optional-dependencies"]["dev"]}
     assert dev == {"pytest", "pre-commit", "ruff", "mypy"}
+    extras = set(meta["optional-dependencies"])
+    assert extras == ({"dev", "sweep"} if has_agent else {"dev"})
+    if has_agent:
+        assert {Requirement(r).name for r in meta["optional-dependencies"]["sweep"]} == {"ray"}
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
     assert pyproject["tool"]["mypy"]["strict"] is True
     assert pyproject["tool"]["mypy"]["python_version"] == answers["python_version"]
@@ -246,7 +254,8 @@ def test_readme_installs_torch_first_then_the_project_then_tests(
     answers, project = bakes[name]
     readme = (project / "README.md").read_text(encoding="utf-8")
     assert readme.startswith(f"# {answers['project_name']}\n")
-    (block,) = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    # The first block installs and tests; with an example agent, later ones train and sweep.
+    block = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)[0]
     install, test = block.strip().splitlines()
     torch_at, project_at = install.find("pip install torch"), install.find('pip install -e ".[dev]"')
     assert 0 <= torch_at < project_at

@@ -32,6 +32,7 @@ class Installed:
     project: Path
     python: Path
     package: str
+    agent: str
 
 
 def rlcore_git_repository(path: Path) -> Path:
@@ -49,19 +50,21 @@ def rlcore_git_repository(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=["index", "git"])
+@pytest.fixture(scope="module", params=["index", "git", "index-dqn"])
 def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The defaults (PPO), the git option, and the DQN agent: each baked, installed, ready to test."""
     root = tmp_path_factory.mktemp(f"install-{request.param}")
-    answers: dict[str, str] = {}
-    if request.param == "git":
+    source, _, agent = request.param.partition("-")
+    answers: dict[str, str] = {"example_agent": agent} if agent else {}
+    if source == "git":
         answers = {"rlcore_source": "git", "rlcore_git_url": rlcore_git_repository(root / "rlrepo").as_uri()}
     project = bake(REPO, root / "out", **answers)
-    python = make_overlay_venv(root / "venv", rlcore_checkout=request.param == "index")
+    python = make_overlay_venv(root / "venv", rlcore_checkout=source == "index")
     run(
         [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
         root,
     )
-    return Installed(request.param, project, python, "rl_research")
+    return Installed(source, project, python, "rl_research", agent or "ppo")
 
 
 def test_rlcore_comes_from_where_the_option_says(installed: Installed) -> None:
@@ -77,8 +80,11 @@ def test_rlcore_comes_from_where_the_option_says(installed: Installed) -> None:
 
 
 def test_project_tests_pass(installed: Installed) -> None:
-    result = run([installed.python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], installed.project)
+    result = run([installed.python, "-m", "pytest", "-v", "-p", "no:cacheprovider"], installed.project)
     assert " passed" in result.stdout and "failed" not in result.stdout
+    # The agent's own learning and resume tests ran (and nothing was skipped silently).
+    assert f"tests/test_{installed.agent}.py::" in result.stdout
+    assert "tests/test_resume.py::" in result.stdout
 
 
 def test_notebook_code_runs(installed: Installed) -> None:

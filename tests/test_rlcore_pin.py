@@ -72,14 +72,17 @@ def test_template_literals_follow_rlcore_version() -> None:
     assert git == [rlcore.__version__]
 
 
-@pytest.mark.parametrize("logger", ["csv", "wandb"])
-def test_baked_requirements(tmp_path: Path, logger: str) -> None:
-    index_project = bake(REPO, tmp_path / "index", logger=logger, init_git=False)
+@pytest.mark.parametrize(
+    ("logger", "agent"), [("csv", "none"), ("wandb", "none"), ("csv", "ppo"), ("wandb", "dqn")]
+)
+def test_baked_requirements(tmp_path: Path, logger: str, agent: str) -> None:
+    options = {"logger": logger, "example_agent": agent, "init_git": False}
+    index_project = bake(REPO, tmp_path / "index", **options)
     url = "https://example.org/lab/monorepo.git"
-    git_project = bake(
-        REPO, tmp_path / "git", logger=logger, init_git=False, rlcore_source="git", rlcore_git_url=url
-    )
-    extras = "" if logger == "csv" else f"[{logger}]"
+    git_project = bake(REPO, tmp_path / "git", **options, rlcore_source="git", rlcore_git_url=url)
+    # The logger's extra, and matplotlib (the plot extra) for an example agent's learning curves.
+    wanted = ([] if logger == "csv" else [logger]) + ([] if agent == "none" else ["plot"])
+    extras = f"[{','.join(wanted)}]" if wanted else ""
 
     index_req = rlcore_requirement(index_project)
     assert index_req.specifier == SpecifierSet(compatible_range(rlcore.__version__))
@@ -87,7 +90,7 @@ def test_baked_requirements(tmp_path: Path, logger: str) -> None:
     git_req = rlcore_requirement(git_project)
     expected = Requirement(git_requirement(url, rlcore.__version__).replace("rlcore", f"rlcore{extras}", 1))
     assert (git_req.url, git_req.extras) == (expected.url, expected.extras)
-    assert index_req.extras == git_req.extras == ({logger} if extras else set())
+    assert index_req.extras == git_req.extras == set(wanted)
 
 
 def rlcore_requirement(project: Path) -> Requirement:
