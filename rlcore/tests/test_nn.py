@@ -15,6 +15,7 @@ from torch.distributions import AffineTransform, Independent, Normal, TanhTransf
 from torch.nn import functional as F
 
 from rlcore.nn import (
+    Categorical,
     CategoricalHead,
     DuelingQHead,
     GaussianHead,
@@ -216,6 +217,65 @@ def test_nature_cnn_rejects_bad_input():
 
 
 # --------------------------------------------------------------------------- CategoricalHead
+@settings(max_examples=40, deadline=None)
+@given(
+    batch=st.integers(1, 6),
+    actions=st.integers(1, 5),
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.sampled_from([0.1, 1.0, 30.0]),
+)
+def test_categorical_log_prob_entropy_and_gradients_match_torch(batch, actions, seed, scale):
+    generator = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(batch, actions, generator=generator) * scale).requires_grad_()
+    value = torch.randint(0, actions, (batch,), generator=generator)
+    ours, reference = Categorical(logits=logits), torch.distributions.Categorical(logits=logits)
+    torch.testing.assert_close(ours.log_prob(value), reference.log_prob(value))
+    torch.testing.assert_close(ours.entropy(), reference.entropy())
+    (grad_ours,) = torch.autograd.grad(ours.log_prob(value).sum(), logits)
+    (grad_reference,) = torch.autograd.grad(reference.log_prob(value).sum(), logits)
+    torch.testing.assert_close(grad_ours, grad_reference)
+    # Other value shapes (a sample_shape in front) take torch's general path.
+    many = torch.randint(0, actions, (3, batch), generator=generator)
+    torch.testing.assert_close(ours.log_prob(many), reference.log_prob(many))
+
+
+def test_categorical_samples_follow_the_probabilities_and_never_masked_actions():
+    torch.manual_seed(0)
+    probs = torch.tensor([0.2, 0.5, 0.0, 0.3, 0.0])
+    rows = 200_000
+    dist = Categorical(logits=probs.log().expand(rows, 5))
+    draws = dist.sample()
+    assert draws.shape == (rows,) and draws.dtype == torch.int64
+    counts = torch.bincount(draws, minlength=5).double()
+    # Zero-probability (masked, -inf logit) actions never come up.
+    assert counts[2] == 0 and counts[4] == 0
+    # Each frequency within 5 binomial standard deviations of its probability.
+    expected = probs.double() * rows
+    sd = (rows * probs.double() * (1 - probs.double())).sqrt()
+    assert ((counts - expected).abs() <= 5 * sd + 1e-9).all(), counts / rows
+    # One row per batch entry, from the global RNG: seeded runs repeat.
+    torch.manual_seed(3)
+    first = Categorical(logits=torch.randn(7, 4)).sample()
+    torch.manual_seed(3)
+    assert torch.equal(Categorical(logits=torch.randn(7, 4)).sample(), first)
+    # A sample_shape takes torch's path, with torch's shapes.
+    assert Categorical(logits=torch.zeros(7, 4)).sample((2, 3)).shape == (2, 3, 7)
+    assert Categorical(logits=torch.zeros(4)).sample().shape == ()
+
+
+def test_categorical_is_a_torch_categorical():
+    dist = Categorical(logits=torch.zeros(3, 2))
+    assert isinstance(dist, torch.distributions.Categorical)
+    assert dist.expand(torch.Size([4, 3])).batch_shape == (4, 3)
+    other = torch.distributions.Categorical(logits=torch.tensor([0.0, 1.0]).expand(3, 2))
+    torch.testing.assert_close(
+        torch.distributions.kl_divergence(dist, other),
+        torch.distributions.kl_divergence(torch.distributions.Categorical(logits=torch.zeros(3, 2)), other),
+    )
+    with pytest.raises(ValueError):
+        Categorical(logits=torch.zeros(3, 2), validate_args=True).log_prob(torch.tensor([0, 5, 1]))
+
+
 def test_categorical_head_matches_numpy_log_softmax():
     torch.manual_seed(1)
     head = CategoricalHead(5, 4, gain=1.0)

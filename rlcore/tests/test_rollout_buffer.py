@@ -179,6 +179,23 @@ def test_minibatch_order_is_reproducible_and_advantages_can_be_normalised():
         )
 
 
+def test_one_minibatch_is_the_whole_rollout_in_storage_order_and_a_copy():
+    buffer, data = _computed_buffer(seed=5)
+    valid = buffer.valid
+    state = buffer._rng.bit_generator.state
+    for size in (int(valid.sum()), 10_000):
+        (batch,) = list(buffer.minibatches(size))
+        np.testing.assert_array_equal(batch.log_probs.numpy(), data["log_probs"][valid])
+        np.testing.assert_array_equal(batch.advantages.numpy(), buffer.advantages[valid])
+        np.testing.assert_array_equal(batch.observations.numpy(), data["obs"][valid])
+        batch.returns.zero_()  # the caller's own tensors: the next epoch sees the real returns
+    assert buffer._rng.bit_generator.state == state
+    (again,) = list(buffer.minibatches(10_000, normalize_advantages=True))
+    np.testing.assert_array_equal(again.returns.numpy(), buffer.returns[valid])
+    expected = (batch.advantages - batch.advantages.mean()) / (batch.advantages.std() + 1e-8)
+    torch.testing.assert_close(again.advantages, expected)
+
+
 def test_batch_dtypes_and_tensor_inputs():
     buffer = RolloutBuffer(
         2, spaces.Box(0, 255, (2,), np.uint8), spaces.Box(-1, 1, (2,)), autoreset_mode="SameStep"

@@ -50,6 +50,19 @@ def test_seed_everything_reproduces_every_global_rng(restore_torch_flags):
     assert float(np.random.default_rng(123).random()) == seed_everything(123).random()
 
 
+def test_seed_everything_by_default_does_not_import_the_compiler_stack():
+    # torch.use_deterministic_algorithms imports torch._dynamo (seconds); the default needs no call.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rlcore.seeding import seed_everything; seed_everything(0); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_seed_everything_deterministic_flags(restore_torch_flags, monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     seed_everything(0, deterministic=True)

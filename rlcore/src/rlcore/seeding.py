@@ -87,7 +87,10 @@ def seed_everything(seed: int, deterministic: bool = False) -> np.random.Generat
     torch.manual_seed(seed)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic)
+    # The setter imports torch's compiler stack (about 2 s, once per process); with the
+    # default already in place there is nothing to set.
+    if deterministic or torch.are_deterministic_algorithms_enabled():
+        torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = False
     return np.random.default_rng(seed)

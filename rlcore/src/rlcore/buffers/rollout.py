@@ -301,6 +301,11 @@ class RolloutBuffer:
     ) -> Iterator[RolloutBatch]:
         """Shuffled minibatches covering every transition once (the last one may be smaller).
 
+        When ``batch_size`` covers the whole rollout, the one minibatch is the rollout in storage
+        order, without drawing from the generator (the order of the rows changes nothing in a
+        loss that averages over them). Every minibatch holds tensors of its own, which the
+        caller may modify in place.
+
         Args:
             batch_size: transitions per minibatch, >= 1.
             generator: NumPy generator to shuffle with (default: the buffer's own, seeded by ``seed``).
@@ -318,6 +323,8 @@ class RolloutBuffer:
                 "RolloutBuffer.minibatches: call compute_returns_and_advantages(last_values) after the last add"
             )
         data = self._computed
+        if batch_size >= len(data["values"]):
+            return self._iterate(data, None, batch_size, normalize_advantages)
         order = torch.from_numpy(
             (self._rng if generator is None else generator).permutation(len(data["values"]))
         )
@@ -325,12 +332,17 @@ class RolloutBuffer:
 
     @staticmethod
     def _iterate(
-        data: dict[str, torch.Tensor], order: torch.Tensor, batch_size: int, normalize: bool
+        data: dict[str, torch.Tensor], order: torch.Tensor | None, batch_size: int, normalize: bool
     ) -> Iterator[RolloutBatch]:
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            batch = {name: tensor[index] for name, tensor in data.items()}
-            if normalize and len(index) > 1:
+        # order None: the whole rollout as one minibatch.
+        size = len(data["values"])
+        for start in range(0, size, batch_size):
+            if order is None:
+                batch = {name: tensor.clone() for name, tensor in data.items()}
+            else:
+                index = order[start : start + batch_size]
+                batch = {name: tensor[index] for name, tensor in data.items()}
+            if normalize and len(batch["values"]) > 1:
                 advantages = batch["advantages"]
                 batch["advantages"] = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
             yield RolloutBatch(**batch)

