@@ -266,7 +266,17 @@ def test_categorical_samples_follow_the_probabilities_and_never_masked_actions()
 def test_categorical_is_a_torch_categorical():
     dist = Categorical(logits=torch.zeros(3, 2))
     assert isinstance(dist, torch.distributions.Categorical)
-    assert dist.expand(torch.Size([4, 3])).batch_shape == (4, 3)
+    expanded = dist.expand(torch.Size([4, 3]))
+    assert type(expanded) is Categorical and expanded.batch_shape == (4, 3)
+    torch.testing.assert_close(
+        expanded.log_prob(torch.zeros(4, 3, dtype=torch.long)), torch.full((4, 3), -math.log(2))
+    )
+    # probs, a single distribution, and torch's argument errors take torch's own constructor.
+    by_probs = Categorical(probs=torch.tensor([0.25, 0.75]))
+    torch.testing.assert_close(by_probs.log_prob(torch.tensor(1)), torch.tensor(0.75).log())
+    assert Categorical(logits=torch.tensor([0.0, 1.0])).batch_shape == ()
+    with pytest.raises(ValueError, match="Either `probs` or `logits`"):
+        Categorical()
     other = torch.distributions.Categorical(logits=torch.tensor([0.0, 1.0]).expand(3, 2))
     torch.testing.assert_close(
         torch.distributions.kl_divergence(dist, other),

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import distributions
@@ -23,8 +24,10 @@ class Categorical(distributions.Categorical):
     """``torch.distributions.Categorical`` whose hot paths cost fewer operations.
 
     Same constructor, attributes and results as torch's class (a subclass: ``isinstance``
-    checks, ``kl_divergence``, ``entropy``, ``mode`` and ``expand`` work unchanged). Two methods
-    take a shorter path in the case an RL agent calls them in every step and update:
+    checks, ``kl_divergence``, ``entropy``, ``mode`` and ``expand`` work unchanged). The
+    constructor normalises ``logits`` with one ``log_softmax`` kernel instead of torch's
+    ``logits - logits.logsumexp(-1)`` (a third of the time forward and backward), and two
+    methods take a shorter path in the case an RL agent calls them in every step and update:
 
     * ``sample()`` (no ``sample_shape``): one action per row by the exponential race,
       ``argmax_i p_i / E_i`` with ``E_i ~ Exp(1)``, which picks ``i`` with probability ``p_i``
@@ -45,6 +48,28 @@ class Categorical(distributions.Categorical):
         >>> dist.sample().shape, dist.log_prob(torch.tensor([1, 0]))
         (torch.Size([2]), tensor([-0.6931,  0.0000]))
     """
+
+    def __init__(
+        self,
+        probs: torch.Tensor | None = None,
+        logits: torch.Tensor | None = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        if probs is not None or logits is None or logits.dim() < 1:
+            # torch's checks and messages, and its normalisation of probs.
+            super().__init__(probs, logits, validate_args)  # type: ignore[no-untyped-call]
+            return
+        self.logits = F.log_softmax(logits, dim=-1)
+        self._param = self.logits
+        self._num_events = logits.size(-1)
+        batch_shape = logits.size()[:-1] if logits.dim() > 1 else torch.Size()
+        Distribution.__init__(self, batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: _SampleShape, _instance: Any = None) -> Categorical:
+        """torch's ``expand``, giving this class (torch's refuses a subclass's own ``__init__``)."""
+        instance = type(self).__new__(type(self)) if _instance is None else _instance
+        expanded: Categorical = super().expand(batch_shape, _instance=instance)  # type: ignore[no-untyped-call]
+        return expanded
 
     def sample(self, sample_shape: _SampleShape = ()) -> torch.Tensor:
         """Actions, int64 of shape ``sample_shape + batch_shape``."""
