@@ -26,6 +26,7 @@ the last row is the ratio of the medians.
 
     python benchmarks/bench_agents.py                 # about 20 minutes on 2 cores
     python benchmarks/bench_agents.py --only dqn      # ppo | dqn | pendulum
+    python benchmarks/bench_agents.py --only ppo --seeds 12   # more seeds for a steadier median
     python benchmarks/bench_agents.py --quick         # a smoke run of a minute or two
 """
 
@@ -446,6 +447,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed and short budgets: a smoke run")
     parser.add_argument("--only", choices=sorted(RACES), default=None, help="run one race")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds per race (default: 5 for PPO on CartPole, 3 for the others)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     races = [RACES[args.only]] if args.only else list(RACES.values())
@@ -462,7 +469,7 @@ def main() -> int:
         agents = {name: bake(name, workdir / "bake") for name in sorted({race.agent for race in races})}
         warm_up(agents.get("ppo"), agents.get("dqn"), workdir)
         for race in races:
-            seeds = [0] if args.quick else list(range(race.seeds))
+            seeds = [0] if args.quick else list(range(args.seeds or race.seeds))
             steps = race.quick_steps if args.quick else race.steps
             table = run_race(race, agents[race.agent], seeds, steps, workdir)
             print(table, flush=True)
