@@ -19,10 +19,9 @@ from packaging.version import Version
 import rlcore
 import rlcore.stats
 from rlcore.cli import main
+from rlcore.cli._journal import JOURNAL_NAME, Journal
 from rlcore.cli._project import (
-    JOURNAL_NAME,
     ChangelogSection,
-    Journal,
     ProjectError,
     RlcoreRequirement,
     compatible_range,
@@ -225,8 +224,8 @@ def test_rewrite_pyproject_errors(tmp_path: Path) -> None:
     ):
         rewrite_pyproject(path, escaped, "rlcore>=0.1.0,<0.2", "rlcore>=0.2.0,<0.3")
     plain = b'[project]\ndependencies = ["rlcore>=0.1.0,<0.2"]\n'
-    with pytest.raises(ProjectError, match=r"new requirement 'rlcore\"' contains a quote or backslash"):
-        rewrite_pyproject(path, plain, "rlcore>=0.1.0,<0.2", 'rlcore"')
+    with pytest.raises(ProjectError, match=r"new requirement 'rlcore\\n' contains a control character"):
+        rewrite_pyproject(path, plain, "rlcore>=0.1.0,<0.2", "rlcore\n")
     # The same text as a key would be rewritten too: the re-parse catches it.
     as_key = b'[project]\ndependencies = ["rlcore>=0.1.0,<0.2"]\n[x]\n"rlcore>=0.1.0,<0.2" = 1\n'
     with pytest.raises(ProjectError, match=r"would change more than that string; left unchanged"):
@@ -504,7 +503,7 @@ def test_check_clean_project(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     }
     (report,) = document["projects"]
     assert report["satisfied"] is True and report["removed"] == [] and report["deprecated"] == []
-    assert report["changelog"] == [] and report["error"] is None and report["restored_from_journal"] is None
+    assert report["changelog"] == [] and report["error"] is None and report["interrupted_upgrade"] is None
 
 
 def test_check_default_is_the_current_directory(
@@ -567,17 +566,28 @@ def test_check_unreadable_project(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
 
 
-def test_check_restores_a_leftover_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    project = make_project(tmp_path)
+def test_check_reports_a_leftover_journal_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, requirement=f"rlcore{compatible_range(rlcore.__version__)}")
+    Journal.begin(project, ["pyproject.toml"])
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text().replace("0.0.1", "0.0.2"), encoding="utf-8"
+    )
     before = snapshot(project)
-    Journal.begin(project, ["pyproject.toml", "new_file.txt"])
-    (project / "pyproject.toml").write_text("half-written", encoding="utf-8")
-    (project / "new_file.txt").write_text("created by the killed run", encoding="utf-8")
     status = main(["check", str(project)])
     out = capsys.readouterr().out
-    assert "restored from an interrupted rlcore upgrade's journal: pyproject.toml, new_file.txt" in out
-    assert status == 1  # the project's range (<0.1) excludes the installed rlcore
+    assert f"an interrupted rlcore upgrade left {JOURNAL_NAME}; nothing was changed." in out
+    assert "`rlcore upgrade --recover` would restore: pyproject.toml" in out
+    assert "result: FAIL (an upgrade was interrupted)" in out
+    assert status == 1  # the requirement is met, but the project is mid-upgrade
     assert snapshot(project) == before
+    status, document = _check_json(capsys, project)
+    assert status == 1
+    assert document["projects"][0]["interrupted_upgrade"] == {
+        "would_restore": ["pyproject.toml"],
+        "running_pid": None,
+    }
 
 
 def test_check_leaves_a_running_upgrade_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -593,10 +603,7 @@ def test_check_leaves_a_running_upgrade_alone(tmp_path: Path, capsys: pytest.Cap
         sleeper.kill()
         sleeper.wait()
     assert status == 1
-    assert (
-        f"an rlcore upgrade (pid {sleeper.pid}) is still working on this project"
-        in document["projects"][0]["error"]
-    )
+    assert document["projects"][0]["interrupted_upgrade"]["running_pid"] == sleeper.pid
     assert (project / JOURNAL_NAME).exists()
 
 

@@ -15,7 +15,8 @@ from _cli_kit import make_project, snapshot
 
 import rlcore
 from rlcore.cli import main
-from rlcore.cli._project import JOURNAL_NAME, Journal, ProjectError, atomic_write, compatible_range, recover
+from rlcore.cli._journal import JOURNAL_NAME, Journal, atomic_write, recover
+from rlcore.cli._project import ProjectError, compatible_range
 from rlcore.cli.upgrade import Outcome, format_summary
 
 INSTALLED_RANGE = f"rlcore{compatible_range(rlcore.__version__)}"
@@ -231,21 +232,19 @@ def test_atomic_write_keeps_the_mode_and_leaves_no_temporary(tmp_path: Path) -> 
     assert [path.name for path in tmp_path.iterdir()] == ["script.sh"]
 
 
-def test_journal_restores_bytes_modes_and_removes_new_files(tmp_path: Path) -> None:
+def test_journal_restores_bytes_and_mode(tmp_path: Path) -> None:
     project = make_project(tmp_path)
-    (project / "run.sh").write_bytes(b"#!/bin/sh\r\necho \xff\n")
-    (project / "run.sh").chmod(0o700)
+    (project / "pyproject.toml").write_bytes(b"[project]\r\nname = '\xff'\n")
+    (project / "pyproject.toml").chmod(0o700)
     before = snapshot(project)
-    journal = Journal.begin(project, ["pyproject.toml", "run.sh", "created.txt"])
+    journal = Journal.begin(project, ["pyproject.toml"])
     with pytest.raises(
         ProjectError, match=rf"{JOURNAL_NAME} exists: another upgrade is running or was interrupted"
     ):
         Journal.begin(project, ["pyproject.toml"])
-    atomic_write(project / "pyproject.toml", b"changed")
-    atomic_write(project / "run.sh", b"changed", 0o644)
-    (project / "created.txt").write_text("new")
+    atomic_write(project / "pyproject.toml", b"changed", 0o644)
     (project / ".pyproject.toml.rlcore-tmp-leftover").write_text("a killed atomic_write")
-    assert journal.restore() == ["pyproject.toml", "run.sh", "created.txt"]
+    assert journal.restore() == ["pyproject.toml"]
     assert snapshot(project) == before
     assert recover(project) is None
 
@@ -256,7 +255,7 @@ def test_journal_restores_bytes_modes_and_removes_new_files(tmp_path: Path) -> N
         ("{not json", r"unreadable upgrade journal .*; inspect the project and delete the journal by hand"),
         (
             json.dumps({"files": [{"path": "../outside", "mode": 420, "content": ""}]}),
-            r"path '../outside' outside the project",
+            r"names '../outside', a file rlcore upgrade never changes",
         ),
         (json.dumps({"pid": 1}), r"unreadable upgrade journal \('files'\)"),
     ],
@@ -362,14 +361,30 @@ def test_signal_during_the_tests_restores_the_project(
     assert _gone(pytest_pid), "the project's test run outlived the upgrade"
 
 
-def test_hard_kill_is_undone_by_the_next_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hard_kill_stops_the_tests_and_recover_undoes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project, process, marker, before = _start_slow_upgrade(tmp_path)
+    pytest_pid = int(marker.read_text())
     process.kill()
     process.wait(timeout=30)
-    # The test run is in its own session, so SIGKILL of the upgrade leaves it running: ours to end.
-    os.kill(int(marker.read_text()), signal.SIGKILL)
-    assert (project / JOURNAL_NAME).exists() and snapshot(project) != before
+    # The tests run in their own session; the watchdog ends them once the upgrade is gone.
+    deadline = time.monotonic() + 30
+    while not _gone(pytest_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pytest_pid), "the project's test run outlived a SIGKILL of the upgrade"
+    assert (project / JOURNAL_NAME).exists()
+    half_way = snapshot(project)
+    assert half_way != before
 
-    assert main(["check", str(project)]) == 1  # the project's range excludes the installed rlcore
-    assert "restored from an interrupted rlcore upgrade's journal: pyproject.toml" in capsys.readouterr().out
+    # rlcore check only reports; rlcore upgrade --recover restores.
+    assert main(["check", str(project)]) == 1
+    assert "`rlcore upgrade --recover` would restore: pyproject.toml" in capsys.readouterr().out
+    assert snapshot(project) == half_way
+    assert main(["upgrade", "--recover", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "proj: restored pyproject.toml" in out
+    assert _table_rows(out)["proj"] == ["-", "-", "recovered"]
     assert snapshot(project) == before
+    assert main(["upgrade", "--recover", str(project)]) == 0
+    assert _table_rows(capsys.readouterr().out)["proj"] == ["-", "-", "nothing to recover"]

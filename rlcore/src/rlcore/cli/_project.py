@@ -10,8 +10,8 @@
 * Static uses of deprecated or removed rlcore names in the project's code (:func:`scan_project`):
   the project is parsed with :mod:`ast`, never imported; the installed rlcore is imported to
   learn which names exist and which carry a :class:`rlcore.deprecation.Deprecation`.
-* A journal of the original bytes of every file an upgrade changes (:class:`Journal`), so an
-  interrupted upgrade is undone by the next run (:func:`recover`).
+
+The upgrade journal lives in :mod:`rlcore.cli._journal`.
 
 Imported only by the CLI subcommands, so ``import rlcore`` never loads ``packaging``.
 """
@@ -20,15 +20,11 @@ from __future__ import annotations
 
 import argparse
 import ast
-import base64
 import importlib
 import inspect
-import json
 import os
 import re
-import socket
 import sys
-import tempfile
 import types
 import warnings
 from collections.abc import Iterator, Sequence
@@ -50,29 +46,22 @@ else:  # pragma: no cover - Python 3.10 reads TOML with the tomli backport
     import tomli as tomllib
 
 __all__ = [
-    "JOURNAL_NAME",
     "ChangelogSection",
-    "Journal",
     "ProjectError",
     "RlcoreRequirement",
     "ScanResult",
     "Use",
     "add_projects_argument",
-    "atomic_write",
     "compatible_range",
     "find_changelog",
     "parse_changelog",
     "read_requirement",
-    "recover",
     "removal_notes",
     "rewrite_pyproject",
     "scan_project",
     "sections_between",
 ]
 
-#: The journal file an upgrade writes inside the project before it changes anything.
-JOURNAL_NAME = ".rlcore-upgrade-journal.json"
-_TMP_MARKER = ".rlcore-tmp-"
 _DIST_NAME = canonicalize_name("rlcore")
 # Directories that hold no code of the project's own: caches, build outputs, installed
 # packages, run directories (W&B copies code into them). Virtual envs are found by pyvenv.cfg.
@@ -161,8 +150,12 @@ class RlcoreRequirement:
         """
         req = self.requirement
         extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
-        marker = f"; {req.marker}" if req.marker is not None else ""
         if self.kind == "range":
+            # The marker as written (its quotes and spacing): a specifier never contains ';'.
+            marker = ""
+            if req.marker is not None:
+                head = self.text[: self.text.index(";")]
+                marker = self.text[len(head.rstrip()) :]
             return f"{req.name}{extras}{compatible_range(version)}{marker}"
         if self.kind == "git":
             url = req.url or ""
@@ -280,25 +273,38 @@ def _replace_string(value: Any, old: str, new: str) -> Any:
     return new if value == old else value
 
 
-def rewrite_pyproject(path: Path, data: bytes, old: str, new: str) -> bytes:
-    """``data`` (the bytes of ``path``) with the quoted string ``old`` replaced by ``new``.
+def _toml_basic_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    Everything else stays byte for byte. The result is parsed again and must equal the original
-    document with that one string value changed, so the rewrite can never corrupt the file.
+
+def _toml_literal_string(value: str) -> str | None:
+    return None if "'" in value else f"'{value}'"
+
+
+def rewrite_pyproject(path: Path, data: bytes, old: str, new: str) -> bytes:
+    """``data`` (the bytes of ``path``) with the TOML string ``old`` replaced by ``new``.
+
+    ``old`` is found as a basic (``"..."``) or literal (``'...'``) string, and ``new`` written
+    in the same kind of string, escaped as TOML requires (a literal string that cannot hold
+    ``new``, because ``new`` contains ``'``, becomes a basic string). Everything else stays
+    byte for byte. The result is parsed again and must equal the original document with that
+    one string value changed, so the rewrite can never corrupt the file.
 
     Raises:
-        ProjectError: ``old`` is not written as a plain quoted string, or ``new`` would need
-            escaping.
+        ProjectError: ``old`` is not written as a plain string (with other escapes, or as a
+            multi-line string), or ``new`` contains a control character.
     """
     text = data.decode("utf-8")
     before = _load_toml(path, data)
-    if any(character in new for character in "\"'\\"):
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in new):
         raise ProjectError(
-            f"new requirement {new!r} contains a quote or backslash; expected a plain requirement"
+            f"new requirement {new!r} contains a control character; expected a plain requirement"
         )
     replaced = text
-    for quote in ('"', "'"):
-        replaced = replaced.replace(f"{quote}{old}{quote}", f"{quote}{new}{quote}")
+    for encode in (_toml_basic_string, _toml_literal_string):
+        written = encode(old)
+        if written is not None:
+            replaced = replaced.replace(written, encode(new) or _toml_basic_string(new))
     if replaced == text:
         raise ProjectError(f"{path}: the requirement {old!r} is not written as a plain quoted string")
     result = replaced.encode("utf-8")
@@ -751,164 +757,3 @@ def scan_project(project: Path, notes: Sequence[ChangelogSection] = ()) -> ScanR
                 result.uses.append(use)
     result.uses.sort(key=lambda use: (use.path, use.line, use.col, use.name))
     return result
-
-
-# --------------------------------------------------------------------------- journal
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Replace ``path`` by ``data`` atomically: a temporary file beside it, then ``os.replace``.
-
-    A reader (or a crash) sees the old file or the new one, never a partial one. ``mode``
-    defaults to the existing file's permission bits (0o644 for a new file).
-    """
-    if mode is None:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARKER}", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class Journal:
-    """The original bytes of the files an upgrade changes, saved in the project first.
-
-    The journal is written (atomically) before the first change, and removed only once the
-    change is kept (:meth:`commit`) or undone (:meth:`restore`). A journal left behind means a
-    run was killed between the two; :func:`recover` undoes it.
-
-    Attributes:
-        project: the project's root directory.
-        files: relative path to ``(mode, original bytes)``; ``None`` for a file that did not exist.
-    """
-
-    project: Path
-    files: dict[str, tuple[int, bytes] | None]
-
-    @property
-    def path(self) -> Path:
-        """Where the journal lives: ``project / JOURNAL_NAME``."""
-        return self.project / JOURNAL_NAME
-
-    @classmethod
-    def begin(cls, project: Path, relative_paths: Sequence[str]) -> Journal:
-        """Record the current bytes of ``relative_paths`` and write the journal."""
-        if (project / JOURNAL_NAME).exists():
-            raise ProjectError(
-                f"{project / JOURNAL_NAME} exists: another upgrade is running or was interrupted"
-            )
-        files: dict[str, tuple[int, bytes] | None] = {}
-        for relative in relative_paths:
-            target = project / relative
-            files[relative] = (
-                (target.stat().st_mode & 0o7777, target.read_bytes()) if target.exists() else None
-            )
-        journal = cls(project, files)
-        payload = {
-            "format": 1,
-            "tool": "rlcore upgrade",
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "files": [
-                {
-                    "path": relative,
-                    "mode": None if entry is None else entry[0],
-                    "content": None if entry is None else base64.b64encode(entry[1]).decode("ascii"),
-                }
-                for relative, entry in files.items()
-            ],
-        }
-        atomic_write(journal.path, json.dumps(payload, indent=1).encode("utf-8"), 0o644)
-        return journal
-
-    @classmethod
-    def load(cls, project: Path) -> tuple[Journal, dict[str, Any]]:
-        """Read a journal left in ``project``; also returns its raw header (pid, host)."""
-        path = project / JOURNAL_NAME
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-            files: dict[str, tuple[int, bytes] | None] = {}
-            for item in payload["files"]:
-                relative = str(item["path"])
-                if Path(relative).is_absolute() or ".." in Path(relative).parts:
-                    raise ValueError(f"path {relative!r} outside the project")
-                content = item["content"]
-                files[relative] = None if content is None else (int(item["mode"]), base64.b64decode(content))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ProjectError(
-                f"{path}: unreadable upgrade journal ({error}); inspect the project and delete the journal by hand"
-            ) from None
-        return cls(project, files), payload
-
-    def restore(self) -> list[str]:
-        """Put every recorded file back as it was, remove the journal; return the paths restored."""
-        restored = []
-        for relative, entry in self.files.items():
-            target = self.project / relative
-            if entry is None:
-                if target.exists():
-                    target.unlink()
-                    restored.append(relative)
-                continue
-            mode, content = entry
-            if (
-                not target.exists()
-                or target.read_bytes() != content
-                or target.stat().st_mode & 0o7777 != mode
-            ):
-                atomic_write(target, content, mode)
-                restored.append(relative)
-        self._remove_leftovers()
-        self.path.unlink(missing_ok=True)
-        return restored
-
-    def commit(self) -> None:
-        """Keep the changes: remove the journal."""
-        self._remove_leftovers()
-        self.path.unlink(missing_ok=True)
-
-    def _remove_leftovers(self) -> None:
-        # A hard kill inside atomic_write leaves its temporary file behind; it is ours to remove.
-        directories = {(self.project / relative).parent for relative in self.files} | {self.project}
-        for directory in directories:
-            for leftover in directory.glob(f".*{_TMP_MARKER}*"):
-                leftover.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover(project: Path) -> list[str] | None:
-    """Undo an upgrade that was killed in ``project``, if its journal was left behind.
-
-    Returns the paths restored (possibly empty), or ``None`` if there was no journal.
-
-    Raises:
-        ProjectError: the journal belongs to an upgrade still running on this machine, or is
-            unreadable.
-    """
-    if not (project / JOURNAL_NAME).exists():
-        return None
-    journal, header = Journal.load(project)
-    pid, host = header.get("pid"), header.get("host")
-    if isinstance(pid, int) and pid != os.getpid() and host == socket.gethostname() and _process_alive(pid):
-        raise ProjectError(
-            f"{project}: an rlcore upgrade (pid {pid}) is still working on this project; "
-            f"wait for it, or stop it, before running another"
-        )
-    return journal.restore()

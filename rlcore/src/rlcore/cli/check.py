@@ -9,9 +9,11 @@ For every project (default: the current directory) it reports:
 * every use, with file and line, of a deprecated rlcore name and of a name the installed
   rlcore no longer has, found statically (the project's code is parsed, never imported).
 
-A journal left by a killed ``rlcore upgrade`` is undone first, and the report says so. The
-exit status is 1 if any project's requirement is not satisfied, it uses a removed name, or it
-cannot be read; deprecated uses alone only warn.
+``rlcore check`` only reads: it never changes a project. A journal left by a killed
+``rlcore upgrade`` is reported with the files ``rlcore upgrade --recover`` would restore (or
+why the journal cannot be trusted), and the project counts as not ready until it is dealt
+with. The exit status is 1 if any project's requirement is not satisfied, it uses a removed
+name, it holds such a journal, or it cannot be read; deprecated uses alone only warn.
 
 Example::
 
@@ -30,6 +32,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from rlcore.cli._journal import JOURNAL_NAME, PendingJournal, inspect
 from rlcore.cli._project import (
     ChangelogSection,
     ProjectError,
@@ -39,7 +42,6 @@ from rlcore.cli._project import (
     find_changelog,
     parse_changelog,
     read_requirement,
-    recover,
     scan_project,
     sections_between,
 )
@@ -57,7 +59,7 @@ class ProjectReport:
         requirement: the project's rlcore requirement, if it could be read.
         changelog: CHANGELOG sections between the project's version and the installed one.
         scan: deprecated and removed names in use.
-        restored: files restored from a leftover upgrade journal (``None``: there was none).
+        journal: an interrupted upgrade's journal found in the project (``None``: there was none).
         error: why the project could not be checked, if it could not.
     """
 
@@ -66,7 +68,7 @@ class ProjectReport:
     requirement: RlcoreRequirement | None = None
     changelog: list[ChangelogSection] = field(default_factory=list)
     scan: ScanResult = field(default_factory=ScanResult)
-    restored: list[str] | None = None
+    journal: PendingJournal | None = None
     error: str | None = None
 
     @property
@@ -76,8 +78,13 @@ class ProjectReport:
 
     @property
     def ok(self) -> bool:
-        """No error, the requirement is not unmet, and no removed name is used."""
-        return self.error is None and self.satisfied is not False and not self.scan.removed
+        """No error, no interrupted upgrade, the requirement is not unmet, and no removed name is used."""
+        return (
+            self.error is None
+            and self.journal is None
+            and self.satisfied is not False
+            and not self.scan.removed
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``--json`` output has one per project)."""
@@ -95,7 +102,9 @@ class ProjectReport:
             "deprecated": [use.as_dict() for use in self.scan.deprecated],
             "removed": [use.as_dict() for use in self.scan.removed],
             "unreadable": list(self.scan.unreadable),
-            "restored_from_journal": self.restored,
+            "interrupted_upgrade": None
+            if self.journal is None
+            else {"would_restore": self.journal.would_restore, "running_pid": self.journal.running_pid},
             "error": self.error,
             "ok": self.ok,
         }
@@ -111,7 +120,11 @@ def check_project(project: Path, installed: Version, sections: list[ChangelogSec
     """Check one project against the installed rlcore (version ``installed``, CHANGELOG ``sections``)."""
     report = ProjectReport(project, installed)
     try:
-        report.restored = recover(project)
+        report.journal = inspect(project)
+    except ProjectError as error:
+        report.error = f"{error} (rlcore check changed nothing)"
+        return report
+    try:
         report.requirement = read_requirement(project)
     except ProjectError as error:
         report.error = str(error)
@@ -129,6 +142,8 @@ def _status(report: ProjectReport) -> str:
     if report.error is not None:
         return "ERROR"
     problems = []
+    if report.journal is not None:
+        problems.append("an upgrade was interrupted")
     if report.satisfied is False:
         problems.append("requirement not satisfied")
     if report.scan.removed:
@@ -142,12 +157,24 @@ def _status(report: ProjectReport) -> str:
     return "OK"
 
 
+def _journal_lines(journal: PendingJournal) -> list[str]:
+    if journal.running_pid is not None:
+        return [
+            f"  an rlcore upgrade (pid {journal.running_pid}) is working on this project now "
+            f"({JOURNAL_NAME}); check again when it has finished"
+        ]
+    would = ", ".join(journal.would_restore) or "nothing (no file had changed yet)"
+    return [
+        f"  an interrupted rlcore upgrade left {JOURNAL_NAME}; nothing was changed.",
+        f"  `rlcore upgrade --recover` would restore: {would}",
+    ]
+
+
 def format_report(report: ProjectReport) -> str:
     """The human-readable report of one project."""
     lines = [f"== {report.path.name} ({report.path})"]
-    if report.restored is not None:
-        restored = ", ".join(report.restored) or "nothing had changed yet"
-        lines.append(f"  restored from an interrupted rlcore upgrade's journal: {restored}")
+    if report.journal is not None:
+        lines.extend(_journal_lines(report.journal))
     if report.error is not None:
         lines.append(f"  error: {report.error}")
         lines.append(f"  result: {_status(report)}")

@@ -1,4 +1,6 @@
-"""``rlcore upgrade [PROJECT ...] [--dry-run] [--to VERSION] [--python PATH]``: move projects to a new rlcore.
+"""``rlcore upgrade [PROJECT ...] [--dry-run] [--to VERSION] [--python PATH] [--timeout S] [--recover]``.
+
+Moves projects to a new rlcore.
 
 For each project (default: the current directory) it rewrites the rlcore requirement in
 ``pyproject.toml`` to the range rlcore promises compatibility for (``>=0.Y.Z,<0.(Y+1)`` while
@@ -10,15 +12,22 @@ rlcore's version unless ``--to`` names another. It then runs the project's tests
 (``PYTHONDONTWRITEBYTECODE=1`` and Hypothesis' database in a temporary directory, so the run
 leaves no file behind), with ``--python``, else the project's ``.venv/bin/python``, else this
 interpreter, which must have an rlcore the new requirement accepts. The change is kept only
-if the tests pass and the code imports no name the new rlcore removed; otherwise every file is
-put back byte for byte and the summary says why.
+if the tests pass within ``--timeout`` seconds (default 1800) and the code imports no name the
+new rlcore removed; otherwise every file is put back byte for byte and the summary says why.
+A requirement with extras or an environment marker keeps them as written. A ``pyproject.toml``
+that is a symbolic link is written through (the link stays); one that leads out of the project
+is refused: rlcore writes only inside the project.
 
 A project is never left half-changed: the original bytes are written to a journal
 (``.rlcore-upgrade-journal.json``) in the project before the first change, files are replaced
 atomically, and the journal is replayed on failure, on Ctrl-C or SIGTERM (the tests, which run
 in their own process group, are stopped first), and, after a hard kill, by the next
-``rlcore upgrade`` or ``rlcore check`` on that project. ``--dry-run`` prints the planned diff
-and changes nothing. The exit status is 1 if any project failed, 130 / 143 when interrupted.
+``rlcore upgrade`` on that project, or by ``rlcore upgrade --recover``, which only does that.
+A hard kill of the upgrade also stops the tests: a small watchdog process ends their process
+group when the upgrade's end of a pipe closes. ``rlcore check`` reports a leftover journal and
+changes nothing. A journal is checked before it is replayed (:mod:`rlcore.cli._journal`).
+``--dry-run`` prints the planned diff and changes nothing. The exit status is 1 if any project
+failed, 130 / 143 when interrupted.
 """
 
 from __future__ import annotations
@@ -44,16 +53,13 @@ from typing import IO, TextIO
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
+from rlcore.cli._journal import JOURNAL_NAME, Journal, atomic_write, inside, recover
 from rlcore.cli._project import (
-    JOURNAL_NAME,
-    Journal,
     ProjectError,
     add_projects_argument,
-    atomic_write,
     find_changelog,
     parse_changelog,
     read_requirement,
-    recover,
     rewrite_pyproject,
     scan_project,
 )
@@ -65,10 +71,27 @@ PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-W", "error::rlcore.deprecation.
 _TAIL_LINES = 15
 _HEARTBEAT_S = 5.0
 _STOP_GRACE_S = 5.0
+#: Default for ``--timeout``: how long the project's tests may run.
+DEFAULT_TIMEOUT_S = 1800.0
+# Run by a separate interpreter in its own session: it waits for the upgrade's end of its stdin
+# pipe to close. A clean finish writes "done" first; an upgrade killed with SIGKILL cannot, and
+# the watchdog then kills the tests' process group, which would otherwise run on unsupervised.
+_WATCHDOG = """
+import os, signal, sys
+if not sys.stdin.buffer.read().endswith(b"done"):
+    try:
+        os.killpg(int(sys.argv[1]), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+"""
 
 
 class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so that the same clean-up as for Ctrl-C runs."""
+
+
+class TestsTimedOut(Exception):
+    """The project's tests ran longer than the timeout (their process group has been stopped)."""
 
 
 @dataclass
@@ -80,7 +103,7 @@ class Outcome:
         old: the requirement before (``""`` if unreadable).
         new: the requirement planned (``""`` if none could be planned).
         result: ``"upgraded"``, ``"already current"``, ``"dry run"``, ``"failed"``,
-            ``"interrupted"`` or ``"not run"``.
+            ``"interrupted"``, ``"recovered"``, ``"nothing to recover"`` or ``"not run"``.
         reason: for a failure, why (the failing tests' last lines, or the problem found).
         short: the reason in one line, for the summary table (default: its first line).
     """
@@ -107,6 +130,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--python",
         metavar="PATH",
         help="interpreter that runs the tests (default: the project's .venv/bin/python, else this one)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"stop the project's tests after this long and restore it (default: {DEFAULT_TIMEOUT_S:.0f})",
+    )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help="only undo an interrupted upgrade left in each project (its journal) and change nothing else",
     )
 
 
@@ -176,11 +211,36 @@ def _pump(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
-def run_tests(project: Path, python: str, log: TextIO) -> tuple[int, list[str]]:
+def _start_watchdog(process_group: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(process_group)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C or SIGTERM meant for the upgrade does not reach it
+    )
+
+
+def _release_watchdog(watchdog: subprocess.Popen[bytes]) -> None:
+    assert watchdog.stdin is not None
+    with contextlib.suppress(OSError):
+        watchdog.stdin.write(b"done")
+        watchdog.stdin.close()
+    watchdog.wait()
+
+
+def run_tests(
+    project: Path, python: str, log: TextIO, timeout: float | None = DEFAULT_TIMEOUT_S
+) -> tuple[int, list[str]]:
     """Run the project's tests with ``python``; stream them to ``log`` with the elapsed time.
 
     Returns the exit status and the last lines of the output. On an exception (Ctrl-C,
-    SIGTERM) the run's process group is stopped before the exception propagates.
+    SIGTERM) the run's process group is stopped before the exception propagates; a watchdog
+    process stops it too if this process is killed outright.
+
+    Raises:
+        TestsTimedOut: the tests ran longer than ``timeout`` seconds (``None``: no limit);
+            their process group has been stopped.
     """
     command = [python, "-m", "pytest", *PYTEST_ARGS]
     name = project.name
@@ -199,12 +259,15 @@ def run_tests(project: Path, python: str, log: TextIO) -> tuple[int, list[str]]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        watchdog = _start_watchdog(process.pid) if hasattr(os, "killpg") else None
         try:
             assert process.stdout is not None
             lines: queue.Queue[str | None] = queue.Queue()
             threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
             last_print = start
             while True:
+                if timeout is not None and time.monotonic() - start > timeout:
+                    raise TestsTimedOut(f"tests did not finish within {timeout:g}s (--timeout)")
                 try:
                     line = lines.get(timeout=0.5)
                 except queue.Empty:
@@ -218,11 +281,18 @@ def run_tests(project: Path, python: str, log: TextIO) -> tuple[int, list[str]]:
                     tail.append(line)
                 print(f"  {name} [{time.monotonic() - start:6.1f}s] {line}", file=log, flush=True)
                 last_print = time.monotonic()
-            returncode = process.wait()
+            # Output closed: the run is ending (or detached its output), still within the limit.
+            remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - start))
+            try:
+                returncode = process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                raise TestsTimedOut(f"tests did not finish within {timeout:g}s (--timeout)") from None
         except BaseException:
             _stop(process)
             raise
         finally:
+            if watchdog is not None:
+                _release_watchdog(watchdog)
             if process.stdout is not None:
                 process.stdout.close()
     print(f"  {name}: tests exited {returncode} after {time.monotonic() - start:.1f}s", file=log, flush=True)
@@ -246,10 +316,14 @@ def upgrade_project(
     *,
     python: str | None = None,
     dry_run: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
     log: TextIO | None = None,
     outcome: Outcome | None = None,
 ) -> Outcome:
     """Upgrade one project's rlcore requirement to ``target``, kept only if its tests pass.
+
+    ``timeout`` bounds the tests' run in seconds (``None``: no limit); past it they are stopped
+    and the project restored.
 
     Raises only what interrupts it (``KeyboardInterrupt``, SIGTERM), after restoring the files;
     ``outcome``, if given, is filled in as it goes, so the caller can still report it then.
@@ -259,8 +333,9 @@ def upgrade_project(
 
     outcome = Outcome(project) if outcome is None else outcome
     log = sys.stderr if log is None else log
-    pyproject = project / "pyproject.toml"
     try:
+        # Through a symbolic link, the file it leads to: it must be inside the project.
+        pyproject = inside(project, "pyproject.toml")
         if dry_run and (project / JOURNAL_NAME).exists():
             raise ProjectError(
                 f"{project / JOURNAL_NAME} is left from an interrupted upgrade; run without --dry-run"
@@ -322,11 +397,18 @@ def upgrade_project(
             file=log,
             flush=True,
         )
-        returncode, tail = run_tests(project, interpreter, log)
         reasons, short = [], []
-        if returncode != 0:
-            reasons.append(f"tests failed (pytest exit {returncode}):\n" + "\n".join(tail))
-            short.append(f"tests failed ({tail[-1].strip(' =') if tail else f'pytest exit {returncode}'})")
+        try:
+            returncode, tail = run_tests(project, interpreter, log, timeout)
+        except TestsTimedOut as error:
+            reasons.append(str(error))
+            short.append(str(error))
+        else:
+            if returncode != 0:
+                reasons.append(f"tests failed (pytest exit {returncode}):\n" + "\n".join(tail))
+                short.append(
+                    f"tests failed ({tail[-1].strip(' =') if tail else f'pytest exit {returncode}'})"
+                )
         if removed:
             uses = "; ".join(f"{use.path}:{use.line} {use.name}" for use in removed)
             reasons.append(f"uses names removed in rlcore {interpreter_rlcore}: {uses}")
@@ -368,6 +450,32 @@ def format_summary(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def _recover_all(projects: Sequence[Path]) -> int:
+    """``--recover``: undo the journal left in each project, if any; returns 1 if one could not be."""
+    outcomes = []
+    for project in projects:
+        outcome = Outcome(project)
+        try:
+            with _signals_deferred():
+                restored = recover(project)
+        except (ProjectError, OSError) as error:
+            outcome.result, outcome.reason = "failed", str(error)
+        else:
+            if restored is None:
+                outcome.result = "nothing to recover"
+            else:
+                outcome.result = "recovered"
+                print(
+                    f"{project.name}: restored {', '.join(restored) or 'nothing (no file had changed yet)'}"
+                )
+        outcomes.append(outcome)
+        if outcome.result == "failed":
+            print(f"\n{project.name} failed: {outcome.reason}")
+    print("\n" + format_summary(outcomes))
+    sys.stdout.flush()
+    return 1 if any(outcome.failed for outcome in outcomes) else 0
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise _Terminated(signum)
 
@@ -381,14 +489,26 @@ def run(args: argparse.Namespace) -> int:
     except InvalidVersion:
         print(f"rlcore upgrade: --to {args.to!r} is not a version; expected e.g. 0.2.0", file=sys.stderr)
         return 2
+    if args.timeout is not None and not (args.timeout > 0):  # NaN and inf's negative fail here too
+        print(f"rlcore upgrade: --timeout {args.timeout!r} must be a number of seconds > 0", file=sys.stderr)
+        return 2
     projects = [Path(project).resolve() for project in args.projects]
+    if args.recover:
+        return _recover_all(projects)
     outcomes = [Outcome(project) for project in projects]
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     status = 0
     try:
         for outcome in outcomes:
-            upgrade_project(outcome.path, target, python=args.python, dry_run=args.dry_run, outcome=outcome)
+            upgrade_project(
+                outcome.path,
+                target,
+                python=args.python,
+                dry_run=args.dry_run,
+                timeout=args.timeout,
+                outcome=outcome,
+            )
     except (KeyboardInterrupt, _Terminated) as interruption:
         status = 143 if isinstance(interruption, _Terminated) else 130
         current = next(
