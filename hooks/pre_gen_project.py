@@ -3,6 +3,8 @@
 Cookiecutter renders this file with Jinja, then runs it with the new project folder (created
 and still empty) as the working directory. When it exits non-zero, Cookiecutter 2.x deletes that
 folder again and raises ``FailedHookException``, so a rejected answer leaves nothing on disk.
+A project_slug that cannot name that folder (a path, too long, not text) never gets this far:
+local_extensions.py runs this module's checks of it while Cookiecutter renders the folder name.
 
 Each problem is printed on one line of stderr: what is wrong, the value received, and what
 would be valid. All problems are reported at once, so one run shows everything to fix.
@@ -14,48 +16,156 @@ import json
 import keyword
 import re
 import sys
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 __all__ = [
+    "DEPENDENCY_MODULES",
+    "MAX_NAME_LENGTH",
+    "PROJECT_FOLDERS",
     "RESERVED_NAMES",
     "check_email",
     "check_git_url",
+    "check_name_length",
     "check_package_name",
     "check_project_slug",
     "check_single_line",
+    "check_text",
     "validate",
 ]
 
 # Rendered by Cookiecutter: the answers as JSON (ASCII only, every quote escaped, so a raw
-# triple-quoted string always holds it intact). Unrendered, this module can be imported by tests.
+# triple-quoted string always holds it intact). Unrendered, this module can be imported by tests
+# and by local_extensions.py, which runs some of these checks before the project folder exists.
 ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
 
-# Names a package (or a distribution) may not take: `src`, `test` and `tests` are folders of
-# the project's own layout, and the rest are its dependencies, which the package would shadow
-# (an `import torch` inside the project would find the project).
-RESERVED_NAMES = ("src", "test", "tests", "rlcore", "torch", "gymnasium", "numpy")
+# Folders of the project's own layout, which a package or distribution of the same name would
+# be confused with.
+PROJECT_FOLDERS = ("src", "test", "tests")
+
+# Every distribution the generated project installs or runs, with every option on (PEP 503
+# names), and the top-level modules it installs: the template's pyproject.toml (dependencies,
+# extras, dev tools, build backend), and rlcore's own dependencies and runtime extras, which
+# rlcore imports on the project's behalf. A package named like one of these modules shadows it
+# (the project's `train.py` runs `import tyro` and gets the project; `python -m pytest` runs the
+# project), and a distribution named like one of these conflicts with it on install.
+# Transitive dependencies are not listed. tests/test_adversarial_answers.py fails when the
+# template declares a requirement missing here, or when an installed one has more modules.
+DEPENDENCY_MODULES: dict[str, tuple[str, ...]] = {
+    "rlcore": ("rlcore",),
+    "torch": ("torch", "functorch", "torchgen"),
+    "gymnasium": ("gymnasium",),
+    "numpy": ("numpy",),
+    "packaging": ("packaging",),
+    "tomli": ("tomli",),
+    "tyro": ("tyro",),
+    "matplotlib": ("matplotlib", "mpl_toolkits", "pylab"),
+    "tensorboard": ("tensorboard",),
+    "wandb": ("wandb",),
+    "ray": ("ray",),
+    "moviepy": ("moviepy",),
+    "pytest": ("pytest", "py"),
+    "pre-commit": ("pre_commit",),
+    "ruff": ("ruff",),
+    "mypy": ("mypy", "mypyc"),
+    "hatchling": ("hatchling",),
+}
+
+# The names a distribution (project_slug) may not take, PEP 503 normalised.
+RESERVED_NAMES = (*PROJECT_FOLDERS, *DEPENDENCY_MODULES)
+
+# project_slug and package_name become folder names (the project, src/<package>) and, with the
+# version and tags added, file names (`<name>-<version>-py3-none-any.whl`, the editable
+# install's `__editable___<name>_<version>_finder.py`), which most file systems limit to 255
+# bytes. 100 leaves room for those additions and is GitHub's limit for a repository name, which
+# the slug usually becomes.
+MAX_NAME_LENGTH = 100
 
 # PEP 508 / Core metadata: a distribution name is ASCII letters and digits, with `.`, `-`, `_`
-# allowed inside.
-_DISTRIBUTION_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-_ASCII_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# allowed inside. (Patterns are used with fullmatch: `$` would accept a trailing newline.)
+_DISTRIBUTION_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
+_ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Deliberately loose: one @, no spaces, and a dot in the domain. Real validation is sending mail.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _GIT_SCHEMES = ("https", "http", "ssh", "git", "file")
+# RFC 3986: the characters a URL holds (unreserved, reserved, and `%` of a percent-escape). Any
+# other (quotes, backslashes, spaces, `<>{}|^` and backticks, non-ASCII letters) is not part of
+# a URL that pip reads from a PEP 508 requirement, and a quote would end the TOML string.
+_URL_CHARACTER = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]")
+_BROKEN_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# The embedding, override and isolate controls of bidirectional text: they make text display in
+# another order than it is stored ("Trojan Source", CVE-2021-42574). No name needs them: the
+# Unicode bidirectional algorithm orders right-to-left scripts without them.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shorten(value: str, limit: int = 40) -> str:
+    # A 260-character answer, quoted whole, would bury the message.
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}..."
+
+
+def check_text(key: str, value: str) -> str | None:
+    """Return why ``value`` cannot be written into a file as the answer ``key``, or ``None``.
+
+    Every answer lands in files written as UTF-8, so it must be valid Unicode text: a lone
+    surrogate (what Python makes of bytes that are not UTF-8, e.g. an argument typed in a
+    Latin-1 terminal) cannot be encoded, and control characters (a tab aside) and bidirectional
+    controls change how the file reads.
+    """
+    for char in value:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return (
+                f"{key} {_shorten(value)} is not valid text: it holds the lone surrogate U+{code:04X}, "
+                f"which is what undecodable bytes become (was it typed in a terminal that does not use "
+                f"UTF-8?): expected UTF-8 text"
+            )
+        if (unicodedata.category(char) == "Cc" and char != "\t") or char in _BIDI_CONTROLS:
+            name = unicodedata.name(char, "")
+            return (
+                f"{key} {_shorten(value)} holds the control character U+{code:04X}"
+                f"{f' ({name})' if name else ''}: expected printable text"
+            )
+    return None
+
+
+def check_name_length(key: str, value: str) -> str | None:
+    """Return why ``value`` is too long for the name ``key`` (project_slug, package_name), or ``None``."""
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_LENGTH:
+        counted = f"{len(value)} characters" + (f", {size} bytes in UTF-8" if size != len(value) else "")
+        return (
+            f"{key} {_shorten(value)} is too long ({counted}): at most {MAX_NAME_LENGTH}, as it "
+            f"names folders and files (and usually the repository)"
+        )
+    return None
 
 
 def _suggest_identifier(name: str) -> str:
     cleaned = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "project"
     if cleaned[0].isdigit():
         cleaned = "project_" + cleaned
-    return cleaned
+    return cleaned[:MAX_NAME_LENGTH]
+
+
+def _dependency_of_module(name: str) -> tuple[str, str] | None:
+    # Case-insensitively: `Torch/` and `torch/` are one folder on macOS and Windows.
+    for distribution, modules in DEPENDENCY_MODULES.items():
+        for module in modules:
+            if module.lower() == name.lower():
+                return distribution, module
+    return None
 
 
 def check_package_name(name: str) -> str | None:
     """Return why ``name`` cannot be the import name of the package, or ``None`` if it can."""
-    if not _ASCII_IDENTIFIER.match(name):
+    too_long = check_name_length("package_name", name)
+    if too_long:
+        return too_long
+    if not _ASCII_IDENTIFIER.fullmatch(name):
         return (
             f"package_name {name!r} is not a valid Python identifier: use ASCII letters, digits "
             f"and underscores, not starting with a digit (e.g. {_suggest_identifier(name)!r})"
@@ -67,10 +177,24 @@ def check_package_name(name: str) -> str | None:
             f"package_name {name!r} is a standard-library module, which it would shadow: "
             f"choose another name (e.g. '{name}_rl')"
         )
-    if name in RESERVED_NAMES:
+    if name.startswith("_"):
         return (
-            f"package_name {name!r} is reserved ({', '.join(RESERVED_NAMES)} are the project's "
-            f"folders or dependencies): choose another name (e.g. '{name}_rl')"
+            f"package_name {name!r} starts with an underscore, the mark of modules private to "
+            f"another package (e.g. pytest's '_pytest') or of the interpreter's own ('__main__', "
+            f"'__init__'): choose a public name (e.g. {name.strip('_') or 'project'!r})"
+        )
+    if name.lower() in PROJECT_FOLDERS:
+        return (
+            f"package_name {name!r} is reserved: it is a folder of the project's layout "
+            f"({', '.join(PROJECT_FOLDERS)}): choose another name (e.g. '{name}_rl')"
+        )
+    dependency = _dependency_of_module(name)
+    if dependency:
+        distribution, module = dependency
+        return (
+            f"package_name {name!r} is reserved: it is the module {module!r} of the project's "
+            f"dependency {distribution!r}, which it would shadow (`import {module}` would find the "
+            f"project): choose another name (e.g. '{name}_rl')"
         )
     return None
 
@@ -82,7 +206,10 @@ def _normalize(name: str) -> str:
 
 def check_project_slug(slug: str) -> str | None:
     """Return why ``slug`` cannot be the distribution name, or ``None`` if it can."""
-    if not _DISTRIBUTION_NAME.match(slug):
+    too_long = check_name_length("project_slug", slug)
+    if too_long:
+        return too_long
+    if not _DISTRIBUTION_NAME.fullmatch(slug):
         suggestion = re.sub(r"[^a-z0-9]+", "-", slug.lower()).strip("-") or "my-project"
         return (
             f"project_slug {slug!r} is not a valid distribution name (PEP 508): use ASCII letters, "
@@ -92,14 +219,15 @@ def check_project_slug(slug: str) -> str | None:
     if _normalize(slug) in RESERVED_NAMES:
         return (
             f"project_slug {slug!r} is the name of a dependency or a project folder "
-            f"({', '.join(RESERVED_NAMES)}): choose another name (e.g. '{_normalize(slug)}-experiments')"
+            f"({_normalize(slug)!r}, as pip compares names): choose another name "
+            f"(e.g. '{_normalize(slug)}-experiments')"
         )
     return None
 
 
 def check_email(email: str) -> str | None:
     """Return why ``email`` does not look like an email address, or ``None`` if it does."""
-    if not _EMAIL.match(email):
+    if not _EMAIL.fullmatch(email):
         return (
             f"author_email {email!r} does not look like an email address: expected name@domain.tld "
             f"(e.g. 'ada@example.org')"
@@ -111,17 +239,37 @@ def check_single_line(key: str, value: str) -> str | None:
     """Return why the free-text answer ``key`` is unusable (empty or several lines), or ``None``."""
     if not value.strip():
         return f"{key} is empty ({value!r}): expected some text on one line"
-    if any(char in value for char in "\r\n\x0b\x0c\x85\u2028\u2029"):
-        return f"{key} {value!r} spans several lines: expected a single line of text"
+    if any(char in value for char in _LINE_BREAKS):
+        return f"{key} {_shorten(value)} spans several lines: expected a single line of text"
     return None
 
 
 def check_git_url(url: str) -> str | None:
     """Return why pip cannot clone ``url`` as ``git+<url>@<tag>``, or ``None`` if it can."""
-    parts = urlsplit(url)
+    outside = [char for char in url if not _URL_CHARACTER.fullmatch(char)]
+    if outside:
+        return (
+            f"rlcore_git_url {url!r} holds {outside[0]!r}, which is not a URL character "
+            f"(RFC 3986): percent-encode it (e.g. {quote(outside[0], safe='')!r}) or remove it"
+        )
+    if _BROKEN_PERCENT_ESCAPE.search(url):
+        return (
+            f"rlcore_git_url {url!r} holds a '%' that does not start a percent-escape "
+            f"(%XX, two hex digits): write '%25' for a literal '%'"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts = None
+    if parts is not None and parts.password is not None:
+        return (
+            f"rlcore_git_url {_redact(parts)!r} holds a password or token, which would be committed "
+            f"with pyproject.toml: use the URL without it and a git credential helper or ssh://"
+        )
     valid = (
-        parts.scheme in _GIT_SCHEMES
-        and not any(char.isspace() for char in url)
+        parts is not None
+        and parts.scheme in _GIT_SCHEMES
         and not parts.query
         and not parts.fragment
         and "@" not in parts.path
@@ -136,18 +284,43 @@ def check_git_url(url: str) -> str | None:
     return None
 
 
+def _redact(parts: SplitResult) -> str:
+    # The message must not echo a secret onto the terminal (and into CI logs).
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+# The free-text answers; the answers with a specific format have their own check.
+_FREE_TEXT = ("project_name", "project_short_description", "author_name")
+_FORMAT_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "project_slug": check_project_slug,
+    "package_name": check_package_name,
+    "author_email": check_email,
+}
+
+
 def validate(answers: Mapping[str, Any]) -> list[str]:
-    """Return one message per invalid answer (an empty list when all are valid)."""
-    problems = [
-        check_single_line("project_name", str(answers["project_name"])),
-        check_single_line("project_short_description", str(answers["project_short_description"])),
-        check_single_line("author_name", str(answers["author_name"])),
-        check_project_slug(str(answers["project_slug"])),
-        check_package_name(str(answers["package_name"])),
-        check_email(str(answers["author_email"])),
-    ]
-    if answers["rlcore_source"] == "git":
-        problems.append(check_git_url(str(answers["rlcore_git_url"])))
+    """Return one message per invalid answer (an empty list when all are valid).
+
+    Every text answer is checked (:func:`check_text`), whether or not it is rendered: Cookiecutter
+    writes all of them into the replay file and the post-generation hook into ``.cruft.json``.
+    Choices and yes/no answers are Cookiecutter's to check; ``_``-keys are its own entries.
+    """
+    # The rendered JSON has its keys sorted: report the answers with a check of their own first.
+    checked = [*_FREE_TEXT, *_FORMAT_CHECKS, "rlcore_git_url"]
+    keys = [key for key in checked if key in answers] + sorted(set(answers) - set(checked))
+    problems: list[str | None] = []
+    for key in keys:
+        value = answers[key]
+        if key.startswith("_") or not isinstance(value, str):
+            continue
+        problem = check_single_line(key, value) if key in _FREE_TEXT else None
+        problem = problem or check_text(key, value)
+        if problem is None and key in _FORMAT_CHECKS:
+            problem = _FORMAT_CHECKS[key](value)
+        if problem is None and key == "rlcore_git_url" and answers.get("rlcore_source") == "git":
+            problem = check_git_url(value)
+        problems.append(problem)
     return [problem for problem in problems if problem is not None]
 
 

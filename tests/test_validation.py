@@ -36,11 +36,11 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"package_name": "json"}, r"package_name 'json' is a standard-library module, which it would shadow"),
     (
         {"package_name": "tests"},
-        r"package_name 'tests' is reserved \(src, test, tests, rlcore, torch, gymnasium",
+        r"package_name 'tests' is reserved: it is a folder of the project's layout \(src, test, tests\)",
     ),
     (
         {"package_name": "torch"},
-        r"package_name 'torch' is reserved .*choose another name \(e\.g\. 'torch_rl'\)",
+        r"package_name 'torch' is reserved: it is the module 'torch' of the project's dependency 'torch'.*choose another name \(e\.g\. 'torch_rl'\)",
     ),
     (
         {"project_slug": "my project", "package_name": "agents"},
@@ -137,7 +137,7 @@ def test_git_url_is_checked_only_for_the_git_source(tmp_path: Path) -> None:
     assert (project / "pyproject.toml").is_file()
 
 
-@pytest.mark.parametrize("name", ["agents", "_private", "rl2", "snake_case_name", "Agents"])
+@pytest.mark.parametrize("name", ["agents", "rl2", "snake_case_name", "Agents", "a" * 100])
 def test_valid_package_names(name: str) -> None:
     assert pre_gen.check_package_name(name) is None
 
@@ -147,7 +147,7 @@ def test_valid_project_slugs(name: str) -> None:
     assert pre_gen.check_project_slug(name) is None
 
 
-@pytest.mark.parametrize("name", ["match", "case", "type", "_"])
+@pytest.mark.parametrize("name", ["match", "case", "type"])
 def test_soft_keywords_are_valid_package_names(name: str) -> None:
     # `import match` works: soft keywords are keywords only inside their statements.
     assert pre_gen.check_package_name(name) is None
