@@ -69,10 +69,10 @@ class _Reference:
     """Naive float64 recomputation: keeps every value that should enter the statistics.
 
     The rules, written out independently of the wrappers: explicit resets enter their rows;
-    a step enters each transition's next observation (SAME_STEP: ``info["final_obs"]`` for a
-    finished sub-env) and its discounted return ``g = gamma * g + r``; NEXT_STEP's autoreset
-    step enters nothing and leaves ``g`` alone; ``g`` is zeroed after a finishing step and by
-    a reset of its sub-env.
+    a step enters every row's observation (SAME_STEP: ``info["final_obs"]`` for a finished
+    sub-env, then its reset observation) and each transition's discounted return
+    ``g = gamma * g + r``; NEXT_STEP's autoreset step enters its observation but no return
+    and leaves ``g`` alone; ``g`` is zeroed after a finishing step and by a reset of its sub-env.
     """
 
     def __init__(self, num_envs, mode, per_env, gamma):
@@ -106,13 +106,11 @@ class _Reference:
 
     def step(self, raw_obs, rewards, terminated, truncated, info):
         done = terminated | truncated
-        entered = np.ones(self.n, dtype=bool)
         for i in range(self.n):
-            if self.mode == AutoresetMode.NEXT_STEP and self.autoreset_next[i]:
-                entered[i] = False
-                continue
             final = self.mode == AutoresetMode.SAME_STEP and done[i]
             self.obs_seen[i].append((info["final_obs"][i] if final else raw_obs[i]).astype(np.float64))
+            if self.mode == AutoresetMode.NEXT_STEP and self.autoreset_next[i]:
+                continue  # the autoreset step: a first observation, not a transition
             self.g[i] = self.gamma * self.g[i] + rewards[i]
             self.returns_seen[i].append(self.g[i])
         scaled = np.array(
@@ -124,6 +122,8 @@ class _Reference:
         if self.mode == AutoresetMode.SAME_STEP and done.any():
             stacked = np.stack([info["final_obs"][i] if done[i] else raw_obs[i] for i in range(self.n)])
             finals = self.normalize_obs(stacked)
+            for i in np.flatnonzero(done):  # the reset observations, after the final ones
+                self.obs_seen[i].append(raw_obs[i].astype(np.float64))
         return self.normalize_obs(raw_obs), scaled, finals
 
 
@@ -203,11 +203,8 @@ def test_one_sub_env_in_next_step_mode_agrees_with_a_single_env_stepped_by_hand(
     for _ in range(80):
         v_obs, v_reward, v_term, v_trunc, _ = vector.step(np.zeros(1, dtype=np.int64))
         if episode_over:
-            # The autoreset step: its observation is normalised but enters no statistics,
-            # which by hand is a reset with the observation statistics frozen.
-            obs_wrapper.freeze()
+            # The autoreset step: by hand, a reset (its observation enters, no return does).
             s_obs, _ = by_hand.reset()
-            obs_wrapper.unfreeze()
             assert v_reward[0] == 0.0 and not v_term[0] and not v_trunc[0]
             episode_over = False
             episodes += 1
@@ -222,7 +219,7 @@ def test_one_sub_env_in_next_step_mode_agrees_with_a_single_env_stepped_by_hand(
     assert float(vector.return_rms.var) == pytest.approx(float(by_hand.return_rms.var), rel=1e-12)
 
 
-def test_next_step_autoreset_step_enters_no_statistics():
+def test_next_step_autoreset_step_enters_its_observations_but_no_returns():
     env = NormalizeReward(NormalizeObservation(make_vector_env(lambda: GenericTestEnv(episode_length=2), 2)))
     env.reset(seed=0)
     actions = np.zeros(2, dtype=np.int64)
@@ -236,11 +233,9 @@ def test_next_step_autoreset_step_enters_no_statistics():
     )
     returns = env.discounted_return.copy()
     _, rewards, *_ = env.step(actions)  # the autoreset step
-    assert (
-        (env.env.obs_rms.count, env.return_rms.count)
-        == counts
-        == (pytest.approx(6 + PRIOR), pytest.approx(4 + PRIOR))
-    )
+    assert counts == (pytest.approx(6 + PRIOR), pytest.approx(4 + PRIOR))
+    # The reset observations are the new episodes' first ones; there is no new return.
+    assert (env.env.obs_rms.count, env.return_rms.count) == (counts[0] + 2, counts[1])
     np.testing.assert_array_equal(env.discounted_return, returns)
     np.testing.assert_array_equal(rewards, 0.0)
 
@@ -305,17 +300,22 @@ def test_same_step_final_obs_normalised_without_mutating_the_inner_info():
     for _ in range(2):
         env.step(actions)
     count = env.obs_rms.count.copy()
+    before = RunningMeanStd((3,), num_streams=2)
+    before.load_state_dict(env.obs_rms.state_dict())
     _, _, terminated, _, info = env.step(actions)
     assert terminated.all()
+    # The final observations are normalised with statistics that include them but not yet
+    # the reset observations (the order of a single env's last step and its reset).
+    before.update(np.stack([spy.final_copy[i] for i in range(2)]).astype(np.float64))
     assert info is not spy.info and info["final_obs"] is not spy.info["final_obs"]
     for i in range(2):
         np.testing.assert_array_equal(spy.info["final_obs"][i], spy.final_copy[i])  # untouched
         assert spy.info["final_obs"][i].dtype == np.float32
         raw_final = spy.final_copy[i].astype(np.float64)
-        expected = (raw_final - env.obs_rms.mean[i]) / np.sqrt(env.obs_rms.var[i] + EPSILON)
+        expected = (raw_final - before.mean[i]) / np.sqrt(before.var[i] + EPSILON)
         np.testing.assert_allclose(info["final_obs"][i], expected.astype(np.float32), rtol=1e-6)
-    # The final observations entered (one each), not the reset observations returned in obs.
-    np.testing.assert_array_equal(env.obs_rms.count, count + 1)
+    # The final observations and the reset observations returned in obs entered (two each).
+    np.testing.assert_array_equal(env.obs_rms.count, count + 2)
     assert info["_final_obs"].all()
 
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rlcore.stats import RunningMeanStd
+from rlcore.stats import RunningMeanStd, StatisticsOverflowError
 
 SETTINGS = settings(max_examples=50, deadline=None)
 SHAPES = st.sampled_from([(), (3,), (2, 2)])
@@ -400,10 +400,12 @@ def test_opposite_infinities_in_one_column_are_reported():
 
 @pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="no extended precision")
 def test_finite_extended_precision_values_are_not_reported_as_non_finite():
-    # Finite where they come from: only their float64 copies overflow, and that is no input error.
+    # Finite where they come from: only their float64 copies overflow, so they are too large
+    # for float64 statistics, which is no NaN or inf in the input.
     values = np.array([np.longdouble(1e300) * np.longdouble(1e10), np.longdouble(1.0)])
     rms = RunningMeanStd()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the overflowing cast to float64
-        rms.update(values)
-    assert rms.count == pytest.approx(2 + 1e-4)
+        with pytest.raises(StatisticsOverflowError, match=r"too large for float64 statistics: .* is 1e\+310"):
+            rms.update(values)
+    assert rms.count == 1e-4

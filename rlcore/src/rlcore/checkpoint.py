@@ -11,6 +11,11 @@ Design choices, against the failures seen in the field:
 * No pickled code (SB3#172, #1122): everything is tensors and plain Python values, and the file
   loads with ``torch.load(weights_only=True)``; :func:`save` refuses a state dict that would
   not, naming the object and the offending value.
+* A checkpoint that saves also loads: an object may offer ``check_state_dict(state)``, which
+  raises what its ``load_state_dict(state)`` would raise and changes nothing (rlcore's
+  ``RunningMeanStd`` and normalisation wrappers do: their ``load_state_dict`` runs the same
+  check first). :func:`save` calls it on the state it is about to write and refuses a state
+  that :func:`load` would refuse, e.g. statistics holding inf, naming the object and the entry.
 * Atomic write: a temporary file in the same directory, flushed and ``fsync``-ed, then
   ``os.replace``-d over the target, so a crash mid-save leaves the previous checkpoint intact.
 * Normalisation statistics and RNG states travel with the weights (cleanrl#425), so a resumed
@@ -64,8 +69,10 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
         path: file to write; its parent directories are created. An existing file is replaced
             only once the new one is completely on disk.
         metadata: JSON-serialisable mapping (config, step, ...), returned by :func:`load`.
-        **objects: name -> object with a ``state_dict()`` method. The names ``metadata``,
-            ``restore_rng``, ``strict`` and ``map_location`` are taken by the two functions.
+        **objects: name -> object with a ``state_dict()`` method, and optionally a
+            ``check_state_dict(state)`` method (see the module docstring). The names
+            ``metadata``, ``restore_rng``, ``strict`` and ``map_location`` are taken by the two
+            functions.
 
     Returns:
         The path written, as a ``pathlib.Path``.
@@ -74,7 +81,8 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
         TypeError: if an object has no ``state_dict()``, or ``metadata`` is not a
             JSON-serialisable mapping.
         CheckpointError: if a state dict holds a value that ``torch.load(weights_only=True)``
-            cannot load (e.g. a NumPy array); nothing is written then.
+            cannot load (e.g. a NumPy array), or that the object's ``check_state_dict``
+            refuses (so that :func:`load` would); nothing is written then.
 
     Example:
         >>> import tempfile, torch
@@ -98,7 +106,8 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
             raise TypeError(
                 f"checkpoint.save: object '{name}' ({type(obj).__name__}) has no state_dict() method"
             )
-        states[name] = state_dict()
+        states[name] = state = state_dict()
+        _check_state(name, obj, state)
     import rlcore  # at call time: rlcore/__init__ may import this module
 
     payload = {
@@ -297,6 +306,20 @@ def _check_payload(payload: Any, path: Path) -> None:
     missing = [key for key in ("versions", "metadata", "objects", "rng") if key not in payload]
     if missing:
         raise CheckpointError(f"checkpoint.load: {path} is incomplete: missing entries {missing}")
+
+
+def _check_state(name: str, obj: Any, state: Any) -> None:
+    """Refuse ``state`` if the check that ``obj.load_state_dict`` runs would refuse it."""
+    check = getattr(obj, "check_state_dict", None)
+    if not callable(check):
+        return
+    try:
+        check(state)
+    except Exception as error:
+        raise CheckpointError(
+            f"checkpoint.save: object '{name}' ({type(obj).__name__}) has a state that load() would refuse, "
+            f"so nothing was written: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _unsafe_message(states: Mapping[str, Any], unsafe: list[str]) -> str:

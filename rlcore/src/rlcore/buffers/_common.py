@@ -10,6 +10,8 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from rlcore.stats import _real_number
+
 __all__ = [
     "AutoresetRows",
     "FieldChecker",
@@ -47,11 +49,29 @@ def to_numpy(value: Any) -> np.ndarray:
     return array
 
 
+# How FieldChecker looks at the values of a source dtype (see FieldChecker).
+_SAFE, _SQUARES, _MIN_MAX = "safe", "squares", "min max"
+# Arrays of at least this many elements are checked without a dot product.
+_LARGE_SIZE = 4096
+
+
 class FieldChecker:
     """Checks that a value fits one storage field before anything is written.
 
-    The shape must match exactly; the dtype may change only within its kind (float64 -> float32
-    is fine, float -> int or int -> bool is refused), so that a cast never silently changes data.
+    Every field of a buffer goes through one of these, so that a cast never silently changes
+    data. The shape must match exactly; the dtype may change only within its kind (float ->
+    int, int -> bool and the like raise ``TypeError``); and the values must survive the cast
+    into the field, or ``ValueError`` names the field, the first value that does not and the
+    dtype:
+
+    * integer storage holds integers exactly: a value outside its range (300 into int8) is
+      refused;
+    * float storage rounds to its precision, as float32 storage always does, but never turns
+      a finite value into inf (1e300 into float32 is refused); NaN and inf stay as they are.
+
+    A cast that NumPy calls safe (int8 -> int64, float32 -> float64) needs no look at the
+    values; a narrower float costs one sum of squares (below the square of the largest float
+    of the field, every value fits), any other a min and a max.
     """
 
     def __init__(
@@ -62,24 +82,82 @@ class FieldChecker:
         self.shape = shape
         self.dtype = dtype
         self.hint = hint
+        # Values in this range survive a cast into the field (floats just above it may too:
+        # the precise check decides). Python numbers: comparing a Python float with a NumPy
+        # float32 would cast (and warn) the wrong way.
+        self._range: tuple[float, float] | None = None
+        if dtype.kind in "iu":
+            self._range = (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+        elif dtype.kind == "f":
+            self._range = (-float(np.finfo(dtype).max), float(np.finfo(dtype).max))
+        self._squares_bound = 0.0 if self._range is None else self._range[1] ** 2
         # can_cast costs as much as the copy itself; a dict lookup per call keeps add() fast.
-        self._castable: dict[np.dtype[Any], bool] = {}
+        # Per source dtype: how its values are checked (_SAFE: not at all).
+        self._checks: dict[np.dtype[Any], str] = {}
 
     def __call__(self, given: Any) -> np.ndarray:
+        """``given`` as an array, checked; the assignment into the storage casts it."""
         value = to_numpy(given)
         if value.shape != self.shape:
             raise ValueError(
                 f"{self.where}: {self.name} has shape {value.shape}, expected {self.shape}{self.hint}"
             )
-        ok = self._castable.get(value.dtype)
-        if ok is None:
-            ok = self._castable[value.dtype] = bool(np.can_cast(value.dtype, self.dtype, "same_kind"))
-        if not ok:
+        if value.dtype == self.dtype:
+            return value
+        check = self._checks.get(value.dtype)
+        if check is None:
+            check = self._checks[value.dtype] = self._check_for(value.dtype)
+        if check is _SAFE or not value.size:
+            return value
+        assert self._range is not None
+        # NaN and inf fail these comparisons, and the precise check then looks at them.
+        if check is _SQUARES and value.size < _LARGE_SIZE:
+            # One BLAS call; its threads can stall on large arrays (see rlcore.stats).
+            if np.vdot(value, value) <= self._squares_bound:
+                return value
+        elif value.size <= 64:
+            # Python's min and max of a short list cost less than two NumPy reductions. NaN
+            # never hides a value out of range: it is skipped, or it is the result.
+            items = value.ravel().tolist()
+            if self._range[0] <= min(items) and max(items) <= self._range[1]:
+                return value
+        elif self._range[0] <= value.min() and value.max() <= self._range[1]:
+            return value
+        self._check_values(value)
+        return value
+
+    def _check_for(self, source: np.dtype[Any]) -> str:
+        if np.can_cast(source, self.dtype, "safe"):
+            return _SAFE
+        if not np.can_cast(source, self.dtype, "same_kind"):
             raise TypeError(
-                f"{self.where}: {self.name} has dtype {value.dtype}, which cannot be stored as {self.dtype} "
+                f"{self.where}: {self.name} has dtype {source}, which cannot be stored as {self.dtype} "
                 "without changing its kind"
             )
-        return value
+        # same_kind but not safe: a narrower float (its squares in float64 cannot wrap
+        # around, as an int's would), a narrower int, or an int into a float too narrow
+        # for some of its values.
+        return _SQUARES if source.kind == "f" and source.itemsize == 8 else _MIN_MAX
+
+    def _check_values(self, value: np.ndarray) -> None:
+        """Raise ``ValueError`` naming the first value of ``value`` that the cast would change."""
+        if self.dtype.kind in "iu":
+            info = np.iinfo(self.dtype)
+            bad = (value < info.min) | (value > info.max)
+            expected = f"expected integers in [{info.min}, {info.max}]"
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                bad = ~np.isfinite(value.astype(self.dtype)) & np.isfinite(value)
+            expected = f"expected magnitudes up to {float(np.finfo(self.dtype).max):.6g}"
+        if not bad.any():  # NaN and inf, stored as they are; or values that round to the largest
+            return
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        with np.errstate(over="ignore"):
+            becomes = value[index].astype(self.dtype).item()
+        raise ValueError(
+            f"{self.where}: {self.name} holds {value[index].item()!r} at index {index}, which {self.dtype} "
+            f"cannot store (it would become {becomes!r}); {expected}"
+        )
 
 
 class AutoresetRows:
@@ -152,9 +230,10 @@ def check_positive_int(where: str, name: str, value: Any) -> int:
 
 
 def check_unit_interval(where: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
+    number = _real_number(value)  # NumPy scalars included, bools not
+    if number is None or not 0.0 <= number <= 1.0:
         raise ValueError(f"{where}: {name} must be a number in [0, 1], got {value!r}")
-    return float(value)
+    return number
 
 
 # ---------------------------------------------------------------------------- RNG state

@@ -267,8 +267,11 @@ class ReplayBuffer:
             truncated: bool, ``(num_envs,)``.
 
         Raises:
-            ValueError: if a shape differs from the expected one, or (with ``check_frames``)
-                the stacks are not a frame stack's. Nothing is stored then.
+            ValueError: if a shape differs from the expected one, a value would change when
+                cast to the stored dtype (an int out of its range, such as an action 300 into
+                int8; a finite float that would become inf, such as a reward 1e300 into
+                float32: the message names the field, the value and the dtype), or (with
+                ``check_frames``) the stacks are not a frame stack's. Nothing is stored then.
             TypeError: if a dtype cannot be stored without changing its kind (e.g. float
                 observations into a uint8 buffer, or non-bool flags).
         """

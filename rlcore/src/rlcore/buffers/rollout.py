@@ -193,8 +193,10 @@ class RolloutBuffer:
 
         Raises:
             RuntimeError: if the buffer is full.
-            ValueError, TypeError: for a wrong shape or dtype, or a missing / unexpected
-                ``final_values``.
+            ValueError, TypeError: for a wrong shape or dtype, a value that would change when
+                cast to the stored dtype (an int out of its range, a finite float that would
+                become inf in float32), or a missing / unexpected ``final_values``. Nothing is
+                stored then.
         """
         if self._pos == self.num_steps:
             raise RuntimeError(

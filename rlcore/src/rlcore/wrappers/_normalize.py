@@ -1,9 +1,9 @@
 """Logic shared by the normalisers of :mod:`rlcore.wrappers.normalize` and their vector twins.
 
 Private: argument validation, the freeze switch, the normalisation arithmetic, the
-non-finite checks (with messages that name the wrapper, the sub-env and the element) and the
-``state_dict`` helpers. The single-env and vector wrappers both call these, so their
-behaviour cannot drift apart.
+non-finite checks (with messages that name the wrapper, the sub-env and the element), the
+restatement of a statistics overflow in the wrapper's name and the ``state_dict`` helpers.
+The single-env and vector wrappers both call these, so their behaviour cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlcore.stats import RunningMeanStd, _first_nonfinite, _probably_finite
+from rlcore.stats import (
+    RunningMeanStd,
+    StatisticsOverflowError,
+    _first_nonfinite,
+    _probably_finite,
+    _real_number,
+)
 
 __all__ = [
     "Freezable",
@@ -26,6 +32,7 @@ __all__ = [
     "check_clip",
     "check_epsilon",
     "check_gamma",
+    "check_normalizer_state",
     "check_obs_finite",
     "check_rewards_finite",
     "checked_float64",
@@ -35,6 +42,7 @@ __all__ = [
     "observation_shape",
     "resolve_rms",
     "standardize",
+    "statistics_overflow",
 ]
 
 
@@ -58,27 +66,35 @@ class Freezable:
 
 
 # --------------------------------------------------------------------------- arguments
+def _argument_error(owner: str, name: str, expected: str, value: Any) -> ValueError:
+    kind = "" if _real_number(value) is not None else f" (a {type(value).__name__}, not a real number)"
+    return ValueError(f"{owner}: {name} must be {expected}, got {value!r}{kind}")
+
+
 def check_epsilon(owner: str, epsilon: float) -> float:
     # epsilon keeps the division away from zero; 0 or less divides by zero on a constant feature.
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not (0 < epsilon < math.inf):
-        raise ValueError(f"{owner}: epsilon must be a finite number > 0, got {epsilon!r}")
-    return float(epsilon)
+    number = _real_number(epsilon)
+    if number is None or not 0 < number < math.inf:
+        raise _argument_error(owner, "epsilon", "a finite number > 0", epsilon)
+    return number
 
 
 def check_clip(owner: str, clip: float | None) -> float | None:
     if clip is None:
         return None
     # A clip of 0 or less would map every value to one constant (or an empty interval).
-    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not (0 < clip < math.inf):
-        raise ValueError(f"{owner}: clip must be None or a finite number > 0, got {clip!r}")
-    return float(clip)
+    number = _real_number(clip)
+    if number is None or not 0 < number < math.inf:
+        raise _argument_error(owner, "clip", "None or a finite number > 0", clip)
+    return number
 
 
 def check_gamma(owner: str, gamma: float) -> float:
     # The accumulator is multiplied by gamma every step: above 1 it diverges, below 0 it flips sign.
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not (0 <= gamma <= 1):
-        raise ValueError(f"{owner}: gamma must be a number in [0, 1], got {gamma!r}")
-    return float(gamma)
+    number = _real_number(gamma)
+    if number is None or not 0 <= number <= 1:  # NaN fails the comparison too
+        raise _argument_error(owner, "gamma", "a number in [0, 1]", gamma)
+    return number
 
 
 def observation_shape(owner: str, space: spaces.Space[Any]) -> tuple[int, ...]:
@@ -203,19 +219,36 @@ def check_rewards_finite(owner: str, rewards: np.ndarray) -> None:
         )
 
 
+def statistics_overflow(owner: str, what: str, error: ValueError) -> StatisticsOverflowError:
+    """The error of an update of ``owner``'s statistics with values it found finite, in ``owner``'s words.
+
+    The wrappers check NaN and inf themselves, so those errors name them; an update with
+    checked values fails only for values too large for float64 statistics, and its
+    :class:`~rlcore.stats.StatisticsOverflowError` names ``RunningMeanStd``. Or, for
+    ``NormalizeReward``, finite rewards accumulated into a discounted return beyond the
+    float64 range, which the statistics see as inf. ``what`` names what entered
+    (``"observations"``, ``"discounted returns"``).
+    """
+    if isinstance(error, StatisticsOverflowError):
+        return StatisticsOverflowError(f"{owner}: {what}", error.detail)
+    return StatisticsOverflowError(
+        f"{owner}: {what}",
+        f"values too large for float64 statistics: finite inputs accumulated to inf ({error}); the "
+        "statistics are left unchanged. Scale the values down (e.g. divide them by a constant) before they enter",
+    )
+
+
 # --------------------------------------------------------------------------- state
-def load_normalizer_state(
+def check_normalizer_state(
     owner: str,
     rms_key: str,
     rms: RunningMeanStd,
     state: Mapping[str, Any],
     extra: Mapping[str, tuple[int, ...]],
 ) -> dict[str, np.ndarray]:
-    """Check ``state`` (keys ``rms_key`` plus ``extra``) and load its statistics into ``rms``.
+    """Check ``state`` as :func:`load_normalizer_state` does, changing nothing.
 
-    ``extra`` maps the other keys to the shape each must have; their values are returned as
-    float64 arrays after every check has passed and ``rms`` has been loaded, so a failed load
-    changes nothing.
+    Returns the values of the ``extra`` keys as float64 arrays.
 
     Raises:
         KeyError: if a key is missing or unknown.
@@ -247,9 +280,33 @@ def load_normalizer_state(
     if not isinstance(stats, Mapping):
         raise TypeError(f"{owner}.load_state_dict: '{rms_key}' must be a mapping, got {type(stats).__name__}")
     try:
-        rms.load_state_dict(stats)
+        rms.check_state_dict(stats)
     except (KeyError, ValueError) as error:
         raise type(error)(f"{owner}.load_state_dict: '{rms_key}': {error.args[0]}") from error
+    return values
+
+
+def load_normalizer_state(
+    owner: str,
+    rms_key: str,
+    rms: RunningMeanStd,
+    state: Mapping[str, Any],
+    extra: Mapping[str, tuple[int, ...]],
+) -> dict[str, np.ndarray]:
+    """Check ``state`` (keys ``rms_key`` plus ``extra``) and load its statistics into ``rms``.
+
+    ``extra`` maps the other keys to the shape each must have; their values are returned as
+    float64 arrays after every check has passed and ``rms`` has been loaded, so a failed load
+    changes nothing.
+
+    Raises:
+        KeyError: if a key is missing or unknown.
+        ValueError: if a shape is wrong or a value is not finite.
+    """
+    # One check for loading and for checkpoint.save (through check_state_dict), so that a
+    # state that saves also loads.
+    values = check_normalizer_state(owner, rms_key, rms, state, extra)
+    rms.load_state_dict(state[rms_key])
     return values
 
 
@@ -274,6 +331,13 @@ class ObservationNormalizerState(Freezable):
             ValueError: if a shape differs or a value is not finite; nothing is changed then.
         """
         load_normalizer_state("NormalizeObservation", "obs_rms", self.obs_rms, state, {})
+
+    def check_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Raise what :meth:`load_state_dict` would raise for ``state``; change nothing.
+
+        :func:`rlcore.checkpoint.save` calls it, so that every checkpoint it writes loads.
+        """
+        check_normalizer_state("NormalizeObservation", "obs_rms", self.obs_rms, state, {})
 
 
 class RewardNormalizerState(Freezable):
@@ -309,3 +373,16 @@ class RewardNormalizerState(Freezable):
         )
         loaded = values["discounted_return"]
         self.discounted_return = float(loaded) if isinstance(self.discounted_return, float) else loaded
+
+    def check_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Raise what :meth:`load_state_dict` would raise for ``state``; change nothing.
+
+        :func:`rlcore.checkpoint.save` calls it, so that every checkpoint it writes loads.
+        """
+        check_normalizer_state(
+            "NormalizeReward",
+            "return_rms",
+            self.return_rms,
+            state,
+            {"discounted_return": np.shape(self.discounted_return)},
+        )

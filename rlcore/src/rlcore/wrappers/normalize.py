@@ -37,6 +37,7 @@ from rlcore.wrappers._normalize import (
     normalized_box,
     observation_shape,
     resolve_rms,
+    statistics_overflow,
 )
 
 __all__ = ["NormalizeObservation", "NormalizeReward"]
@@ -57,6 +58,13 @@ class NormalizeObservation(
     are updated with every observation that ``reset`` and ``step`` return, before it is
     normalised. With ``clip=None`` the outputs are those of
     ``gymnasium.wrappers.NormalizeObservation`` (which keeps its statistics in float32).
+    The vector twin, :class:`rlcore.wrappers.vector.NormalizeObservation`, enters the same
+    observations in every autoreset mode: each episode's first one and every one a step
+    returns, final ones included.
+
+    ``obs_rms.mean`` and ``obs_rms.var`` are updated in place, where Gymnasium's and
+    Stable-Baselines3's ``RunningMeanStd`` bind new arrays: code ported from them that keeps
+    ``wrapper.obs_rms.var`` as a snapshot sees it change with the next step, so copy it.
 
     Observations: any shape ``S`` of a ``Box`` space, any real dtype, in; float32 of shape
     ``S`` out. The observation space becomes ``Box(-inf, inf, S, float32)``, or
@@ -136,7 +144,10 @@ class NormalizeObservation(
     def _normalize(self, obs: Any) -> np.ndarray:
         x = checked_float64("NormalizeObservation", obs, self._shape, batched=False)
         if not self._frozen:
-            self.obs_rms.update_one(x, check_finite=False)
+            try:
+                self.obs_rms.update_one(x, check_finite=False)
+            except ValueError as error:  # x is finite: values too large for the statistics
+                raise statistics_overflow("NormalizeObservation", "observations", error) from error
         return normalize_obs(x, self.obs_rms, self.epsilon, self.clip)
 
 
@@ -159,11 +170,17 @@ class NormalizeReward(
     not centred (centring would change the sign of rewards, see openai/baselines#538).
 
     This is the convention of Stable-Baselines3's ``VecNormalize(norm_reward=True)``, whose
-    ``dones`` merge termination and truncation, and the outputs are those of
-    ``VecNormalize(norm_obs=False, gamma=gamma, epsilon=epsilon)`` on the same trajectory.
-    It differs from ``gymnasium.wrappers.NormalizeReward``, which by design does not reset its
-    accumulator on truncation, so a truncated episode's return flows into the next episode
-    (Gymnasium issues #760 and #1507).
+    ``dones`` merge termination and truncation: with ``clip=10.0`` the outputs are those of
+    ``VecNormalize(norm_obs=False, gamma=gamma, epsilon=epsilon)`` on the same trajectory
+    (its ``clip_reward`` defaults to 10; ``clip=None`` matches ``clip_reward=inf``), as
+    a Python float where it returns float32.
+
+    It differs from ``gymnasium.wrappers.NormalizeReward``, which computes
+    :math:`G \leftarrow \gamma (1 - \text{terminated}) G + r_t` and never clears :math:`G`,
+    not even in ``reset()``: on a termination it enters :math:`r_T` alone and carries
+    :math:`\gamma r_T` into the next episode's first return; on a truncation it carries the
+    whole return (Gymnasium issues #760 and #1507). ``return_rms`` is updated in place (see
+    :class:`NormalizeObservation`).
 
     Rewards: any real scalar in; a Python float out. Observations pass through unchanged.
     Frozen (:meth:`freeze`), the wrapper scales with the current statistics and never updates
@@ -233,7 +250,10 @@ class NormalizeReward(
             raise ValueError(f"NormalizeReward: non-finite reward {r!r}; expected a finite number")
         discounted_return = self.gamma * self.discounted_return + r
         if not self._frozen:
-            self.return_rms.update_scalar(discounted_return, check_finite=False)
+            try:
+                self.return_rms.update_scalar(discounted_return, check_finite=False)
+            except ValueError as error:  # r is finite: a return too large for the statistics
+                raise statistics_overflow("NormalizeReward", "discounted returns", error) from error
         scaled = r / math.sqrt(float(self.return_rms.var) + self.epsilon)
         if self.clip is not None:
             scaled = min(max(scaled, -self.clip), self.clip)

@@ -7,21 +7,29 @@ Statistics are shared across sub-envs by default (one ``RunningMeanStd(shape)``,
 ``state_dict`` loads into the single-env wrapper and back), or kept per sub-env with
 ``per_env=True`` (``RunningMeanStd(shape, num_streams=num_envs)``).
 
-What enters the statistics is the same in every autoreset mode (see
-:mod:`rlcore.wrappers.vector._autoreset`): the observations of explicit ``reset()`` calls
-(only the reset sub-envs' rows for ``reset(options={"reset_mask": mask})``) and, for every
-transition, the observation it leads to and its discounted return. So:
+The statistics are those of the single-env twins run over the same episodes: ``num_envs``
+single-env wrappers sharing one ``RunningMeanStd`` (the default), or each with its own
+(``per_env=True``), every episode started by ``reset()``. Up to rounding (a batch enters at
+once) they agree in every autoreset mode (see :mod:`rlcore.wrappers.vector._autoreset`):
 
-* NEXT_STEP: the autoreset step (reset observation, reward 0, flags False) is not a
-  transition; it enters no statistics and leaves the return accumulator alone, but its
-  observation is still normalised and returned. (Gymnasium's vector ``NormalizeObservation``
-  lets it in.)
-* SAME_STEP: the statistics take the final observation, ``info["final_obs"]``, of a sub-env
-  whose episode ended, not the reset observation returned in its place; the returned info is
-  a copy whose ``final_obs`` entries are normalised too, so an agent can bootstrap from them.
-  (Gymnasium's vector observation wrappers refuse this mode.)
-* DISABLED: ``reset(options={"reset_mask": mask})`` clears the return accumulators of those
-  sub-envs only (Gymnasium's vector ``NormalizeReward`` clears all of them).
+* Observations: each episode's first observation and every observation a transition leads
+  to, final ones included. So every row of every batch that ``reset`` and ``step`` return
+  enters, except that ``reset(options={"reset_mask": mask})`` enters only the reset
+  sub-envs' rows; NEXT_STEP's autoreset step enters its rows (they are the new episodes'
+  first observations); SAME_STEP enters, for a finished sub-env, both its final observation
+  ``info["final_obs"][i]`` (first, as the twin's last ``step``) and the reset observation
+  returned in its place (then, as the twin's ``reset``).
+* Rewards: every transition's discounted return ``G = gamma * G + r``, with ``G`` cleared
+  when the sub-env's episode ends (terminated or truncated) and when ``reset`` resets that
+  sub-env. NEXT_STEP's autoreset step (reset observation, reward 0, flags False) is not a
+  transition: it enters nothing and leaves ``G`` alone.
+
+How this differs from Gymnasium's vector wrappers: its ``NormalizeObservation`` enters the
+same rows in NEXT_STEP but refuses SAME_STEP and partial resets; its ``NormalizeReward``
+clears every accumulator on a partial reset, not only the reset sub-envs' ones, enters
+``r_T`` alone as the return of a terminating step and, in NEXT_STEP mode, carries returns
+into the next episode (see :class:`rlcore.wrappers.normalize.NormalizeReward`).
+Stable-Baselines3's ``VecNormalize`` enters the reset observation but never the final one.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from rlcore.wrappers._normalize import (
     observation_shape,
     resolve_rms,
     standardize,
+    statistics_overflow,
 )
 from rlcore.wrappers.vector._autoreset import AutoresetTracker
 
@@ -83,7 +92,17 @@ class NormalizeObservation(
     for every sub-env ``i`` (with ``per_env=True``, :math:`\mu_i, \sigma_i^2`). ``obs_rms`` is a
     float64 :class:`~rlcore.stats.RunningMeanStd` of shape ``S`` (``per_env``: of
     ``num_streams=num_envs``), prior count ``1e-4``; it is updated before the batch is
-    normalised, with the rows described in the module docstring.
+    normalised, so that it equals the statistics of the single-env twin
+    (:class:`rlcore.wrappers.normalize.NormalizeObservation`) over the same episodes. What
+    enters, per autoreset mode:
+
+    * NEXT_STEP: every row of every ``reset`` and ``step`` batch, the autoreset step's reset
+      observations included (as in Gymnasium's vector wrapper).
+    * SAME_STEP: every row of every batch, and the final observation ``info["final_obs"][i]``
+      of each sub-env whose episode ended; the final observations enter (and are normalised)
+      before the reset observations returned in their place.
+    * DISABLED: every row of every ``step`` batch, and the rows of the sub-envs that
+      ``reset(options={"reset_mask": mask})`` resets.
 
     Observations: a batch ``(num_envs, *S)`` of a ``Box`` space, any real dtype, in; float32
     ``(num_envs, *S)`` out. ``single_observation_space`` becomes ``Box(-inf, inf, S, float32)``
@@ -122,6 +141,8 @@ class NormalizeObservation(
 
     Change logs:
      * v0.1.0 - Initially added
+     * Unreleased - the statistics are the single-env twin's: NEXT_STEP's autoreset step and,
+       in SAME_STEP, the reset observations (besides ``final_obs``) enter them
     """
 
     def __init__(
@@ -160,17 +181,17 @@ class NormalizeObservation(
         return self._normalize(x), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step the sub-envs; each transition's next observation enters the statistics (unless frozen)."""
+        """Step the sub-envs; every returned observation (and SAME_STEP's final ones) enters the statistics."""
         obs, rewards, terminated, truncated, info = self.env.step(actions)
-        started, transition = self._tracker.on_step(terminated, truncated)
         x = as_float64(_OBS, obs, self._batch_shape)
-        mask = None
-        if self._tracker.any_started:
-            if self._same_step:
+        # Every row is an observation the policy acts on, NEXT_STEP's autoreset rows included
+        # (the single-env twin enters them from its reset()). Only SAME_STEP hides
+        # observations elsewhere, the finished episodes' last ones in info["final_obs"].
+        if self._same_step:
+            started, _ = self._tracker.on_step(terminated, truncated)
+            if self._tracker.any_started:
                 return self._step_with_final_obs(obs, x, started, rewards, terminated, truncated, info)
-            # NEXT_STEP's autoreset rows are normalised and returned but are not transitions.
-            mask = transition
-        self._update(obs, x, mask)
+        self._update(obs, x, None)
         return self._normalize(x), rewards, terminated, truncated, info
 
     def _step_with_final_obs(
@@ -183,19 +204,26 @@ class NormalizeObservation(
         truncated: Any,
         info: dict[str, Any],
     ) -> tuple[np.ndarray, Any, Any, Any, dict[str, Any]]:
-        """SAME_STEP with finished sub-envs: their final observations enter instead of their rows."""
+        """SAME_STEP with finished sub-envs: their final and their reset observations both enter.
+
+        In the order of the single-env twin (last step, then ``reset()``): the final
+        observations enter first and are normalised with those statistics, then the reset
+        observations enter and the returned batch is normalised. With ``per_env=True`` both
+        outputs are then the twin's, up to rounding.
+        """
         check_obs_finite(_OBS, obs, batched=True)
         entering = self._with_final_obs(x, info, started)
-        if not self._frozen:
-            self.obs_rms.update(entering, check_finite=False)
         rms = self.obs_rms
-        std = np.sqrt(rms.var + self.epsilon)
+        if not self._frozen:
+            self._enter(entering, None)
         # Normalising the whole batch keeps per-env statistics aligned with their rows.
-        final = standardize(entering, rms.mean, std, self.clip)
+        final = standardize(entering, rms.mean, np.sqrt(rms.var + self.epsilon), self.clip)
+        if not self._frozen:
+            self._enter(x, _partial(started))
+        normalized = standardize(x, rms.mean, np.sqrt(rms.var + self.epsilon), self.clip)
         final_obs = np.array(info["final_obs"], dtype=object, copy=True)
         for i in np.flatnonzero(started):
             final_obs[i] = final[i]
-        normalized = standardize(x, rms.mean, std, self.clip)
         return normalized, rewards, terminated, truncated, {**info, "final_obs": final_obs}
 
     def _update(self, obs: Any, x: np.ndarray, mask: np.ndarray | None) -> None:
@@ -209,15 +237,20 @@ class NormalizeObservation(
             # The rows outside the mask are returned too, so they are checked as well.
             check_obs_finite(_OBS, obs, batched=True)
             if not self._frozen:
-                self.obs_rms.update(x, mask, check_finite=False)
+                self._enter(x, mask)
             return
         try:
             self.obs_rms.update(x)
-        except ValueError:
-            check_obs_finite(_OBS, obs, batched=True)
-            # Finite entries whose float64 copy overflowed (float128): they enter unchecked,
-            # as they always have.
-            self.obs_rms.update(x, check_finite=False)
+        except ValueError as error:
+            check_obs_finite(_OBS, obs, batched=True)  # NaN or inf, in this wrapper's words
+            raise statistics_overflow(_OBS, "observations", error) from error
+
+    def _enter(self, x: np.ndarray, mask: np.ndarray | None) -> None:
+        """Enter the rows of ``x`` (float64, checked for NaN and inf) that ``mask`` selects."""
+        try:
+            self.obs_rms.update(x, mask, check_finite=False)
+        except ValueError as error:  # x is finite: values too large for the statistics
+            raise statistics_overflow(_OBS, "observations", error) from error
 
     def _normalize(self, x: np.ndarray) -> np.ndarray:
         rms = self.obs_rms
@@ -256,12 +289,16 @@ class NormalizeReward(
         G_i \leftarrow \gamma G_i + r_{t,i},\qquad \text{update } \sigma^2 \text{ with } G_i,\qquad
         \hat r_{t,i} = \operatorname{clip}\!\Big(\frac{r_{t,i}}{\sqrt{\sigma^2 + \epsilon}}, -c, c\Big),
 
-    and then sets :math:`G_i = 0` if it terminated **or** truncated (Stable-Baselines3's
-    ``VecNormalize`` convention; Gymnasium's wrapper keeps the return through a truncation,
-    Gymnasium issues #760 and #1507). ``reset()`` clears the accumulators of the sub-envs it
-    resets. ``return_rms`` is a float64 :class:`~rlcore.stats.RunningMeanStd` of shape ``()``
-    (``per_env``: ``num_streams=num_envs``), prior count ``1e-4``. NEXT_STEP's autoreset step
-    enters nothing, keeps :math:`G_i`, and its reward (0) is returned as 0.
+    and then sets :math:`G_i = 0` if it terminated **or** truncated, as the single-env twin
+    (:class:`rlcore.wrappers.normalize.NormalizeReward`) does at an episode's end, and as
+    Stable-Baselines3's ``VecNormalize`` does. ``reset()`` clears the accumulators of the
+    sub-envs it resets (Gymnasium's vector wrapper clears them all). ``return_rms`` is a
+    float64 :class:`~rlcore.stats.RunningMeanStd` of shape ``()`` (``per_env``:
+    ``num_streams=num_envs``), prior count ``1e-4``; it equals the twin's statistics over the
+    same episodes. NEXT_STEP's autoreset step is not a transition: it enters nothing, keeps
+    :math:`G_i`, and its reward (0) is returned as 0. Gymnasium's vector wrapper enters
+    :math:`r_T` alone at a termination and, in NEXT_STEP mode, carries the return into the
+    next episode as its single-env wrapper does (see the twin).
 
     Rewards: ``(num_envs,)`` of any real dtype in; float64 ``(num_envs,)`` out. Observations
     and infos pass through unchanged. Frozen (:meth:`freeze`), the statistics are used but not
@@ -351,17 +388,18 @@ class NormalizeReward(
         if self._frozen or masked or self.per_env:
             check_rewards_finite(_REW, r)
             if not self._frozen:
-                self.return_rms.update(returns, transition if masked else None, check_finite=False)
+                try:
+                    self.return_rms.update(returns, transition if masked else None, check_finite=False)
+                except ValueError as error:  # r is finite: returns too large for the statistics
+                    raise statistics_overflow(_REW, "discounted returns", error) from error
         else:
             try:
                 # The batch sum of shared statistics doubles as the check: it is finite unless
-                # a reward is not (the accumulated returns are finite).
+                # a reward is not, or the returns are too large for the statistics.
                 self.return_rms.update(returns)
-            except ValueError:
-                check_rewards_finite(_REW, r)
-                # Finite rewards whose discounted return overflowed: it enters unchecked, as
-                # it always has.
-                self.return_rms.update(returns, check_finite=False)
+            except ValueError as error:
+                check_rewards_finite(_REW, r)  # a NaN or inf reward, in this wrapper's words
+                raise statistics_overflow(_REW, "discounted returns", error) from error
         if self.per_env:
             scaled = r / np.sqrt(self.return_rms.var + self.epsilon)
         else:
