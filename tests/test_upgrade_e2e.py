@@ -223,10 +223,11 @@ def build_next_rlcore(destination: Path) -> Path:
 
         """
     )
-    assert "## [Unreleased]\n\n" in text
-    changelog.write_text(
-        text.replace("## [Unreleased]\n\n", f"## [Unreleased]\n\n{section}", 1), encoding="utf-8"
-    )
+    # NEXT goes right below the Unreleased section, whose entries (if any) stay unreleased, so
+    # that NEXT's section holds exactly the changes above.
+    unreleased = text.index("## [Unreleased]\n")
+    released = text.index("\n## [", unreleased + 1) + 1
+    changelog.write_text(text[:released] + section + text[released:], encoding="utf-8")
     return root
 
 
