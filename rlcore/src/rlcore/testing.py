@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -26,11 +26,15 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
+if TYPE_CHECKING:
+    from rlcore.runs import Agent
+
 __all__ = [
     "GenericTestEnv",
     "check_vector_wrapper",
     "check_wrapper",
     "make_vector_env",
+    "tiny_agent",
 ]
 
 ResetFunc = Callable[["GenericTestEnv", "int | None", "dict[str, Any] | None"], tuple[Any, dict[str, Any]]]
@@ -309,3 +313,19 @@ def check_vector_wrapper(
         _check_state_dict(lambda mode=mode: make(mode), env_a, name)  # type: ignore[misc]
         env_a.close()
         env_b.close()
+
+
+def tiny_agent(name: str = "tiny") -> Agent:
+    """A tiny REINFORCE agent (an :class:`rlcore.runs.Agent`) to test run plumbing end to end.
+
+    It trains CartPole-v1 (or any env with 1-D ``Box`` observations and ``Discrete`` actions) in
+    well under a second through :class:`rlcore.runs.Run`: periodic evaluations and checkpoints,
+    exact resume, ``eval.json``. Register it in a project's registry to test the project's
+    entry points::
+
+        AGENTS.register(tiny_agent())
+        train_main(AGENTS, ["tiny", "--run-dir", "runs/t", "--no-progress"])
+    """
+    from rlcore._tiny_agent import tiny_agent as make
+
+    return make(name)

@@ -1,0 +1,110 @@
+"""Run directories as a library: configs, agents, the training run's bookkeeping, the commands.
+
+A project's agent is a config dataclass (a subclass of :class:`RunConfig`: the settings every
+run has, with the field checks declared on the fields), a ``train(config, *, resume=False)``
+function written around :class:`Run`, and its tuned defaults per env, put together as an
+:class:`Agent`. The project's :class:`Registry` of agents feeds its entry points,
+:func:`train_main` (``python -m <pkg>.train AGENT ...``) and ``rlcore.sweep.sweep_main``.
+Everything a run writes (``config.json``, ``progress.csv``, checkpoints, ``eval.json``, the
+learning curve) and how it resumes bit for bit lives here, tested once, for every project.
+"""
+
+from __future__ import annotations
+
+from rlcore.runs._cli import PRECEDENCE, build_config, train_main
+from rlcore.runs._config import (
+    Agent,
+    AtLeast,
+    Between,
+    GreaterThan,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Registry,
+    RunConfig,
+    RunSetting,
+    UnitFloat,
+    check_fields,
+    config_fields,
+    config_for_env,
+    read_config_file,
+    run_settings,
+    saved_config,
+)
+from rlcore.runs._reader import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE_COPY,
+    CURVE_FILENAME,
+    ERROR_FILENAME,
+    EVAL_FILENAME,
+    RunState,
+    checkpoint_step,
+    latest_checkpoint,
+    run_state,
+)
+from rlcore.runs._run import (
+    EPISODIC_LENGTH_KEY,
+    SEEDING,
+    TRAIN_CPU_SECONDS_KEY,
+    TRAIN_SECONDS_KEY,
+    Policy,
+    Run,
+    check_device,
+    check_env_id,
+    config_record,
+    default_run_dir,
+    episode_seed,
+    git_commit,
+    make_envs,
+    started_from,
+    stateful_wrappers,
+)
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CONFIG_FILE_COPY",
+    "CURVE_FILENAME",
+    "EPISODIC_LENGTH_KEY",
+    "ERROR_FILENAME",
+    "EVAL_FILENAME",
+    "PRECEDENCE",
+    "SEEDING",
+    "TRAIN_CPU_SECONDS_KEY",
+    "TRAIN_SECONDS_KEY",
+    "Agent",
+    "AtLeast",
+    "Between",
+    "GreaterThan",
+    "NonNegativeFloat",
+    "NonNegativeInt",
+    "Policy",
+    "PositiveFloat",
+    "PositiveInt",
+    "Registry",
+    "Run",
+    "RunConfig",
+    "RunSetting",
+    "RunState",
+    "UnitFloat",
+    "build_config",
+    "check_device",
+    "check_env_id",
+    "check_fields",
+    "checkpoint_step",
+    "config_fields",
+    "config_for_env",
+    "config_record",
+    "default_run_dir",
+    "episode_seed",
+    "git_commit",
+    "latest_checkpoint",
+    "make_envs",
+    "read_config_file",
+    "run_settings",
+    "run_state",
+    "saved_config",
+    "started_from",
+    "stateful_wrappers",
+    "train_main",
+]

@@ -1,0 +1,80 @@
+"""Reading run directories: the one place that knows what a run directory holds.
+
+A run directory (written by :class:`rlcore.runs.Run`) holds ``config.json`` and
+``progress.csv`` (:mod:`rlcore.logging`), ``checkpoints/step_<step>.pt``, and once the run is
+finished ``eval.json``. :func:`run_state` tells the sweeps and the entry points what can be done
+with one; :func:`latest_checkpoint` finds where a resume starts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from rlcore.logging import CONFIG_FILENAME, PROGRESS_FILENAME
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CONFIG_FILE_COPY",
+    "CURVE_FILENAME",
+    "ERROR_FILENAME",
+    "EVAL_FILENAME",
+    "RunState",
+    "checkpoint_step",
+    "latest_checkpoint",
+    "run_state",
+]
+
+CHECKPOINT_DIR = "checkpoints"
+EVAL_FILENAME = "eval.json"
+CURVE_FILENAME = "learning_curve.png"
+#: Where a failed run's traceback is saved (by the sweeps), in its run directory.
+ERROR_FILENAME = "error.txt"
+#: The copy of the TOML config file a run was started from (``--config``).
+CONFIG_FILE_COPY = "config.toml"
+_CHECKPOINT_NAME = re.compile(r"^step_(\d+)\.pt$")
+
+RunState = Literal["done", "resumable", "failed", "new"]
+
+
+def checkpoint_step(path: str | Path) -> int:
+    """The step of the checkpoint file ``path`` (``step_<step>.pt``)."""
+    match = _CHECKPOINT_NAME.match(Path(path).name)
+    if match is None:
+        raise ValueError(f"not a checkpoint name: {Path(path).name!r}, expected step_<step>.pt")
+    return int(match.group(1))
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint of the highest step in ``run_dir/checkpoints/``, or None.
+
+    Only regular files named ``step_<digits>.pt`` count (not links, not folders).
+    """
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir() or folder.is_symlink():
+        return None
+    found = [
+        path
+        for path in folder.iterdir()
+        if _CHECKPOINT_NAME.match(path.name) and path.is_file() and not path.is_symlink()
+    ]
+    return max(found, key=checkpoint_step, default=None)
+
+
+def run_state(run_dir: str | Path) -> RunState:
+    """What ``run_dir`` holds.
+
+    * ``"done"``: the run finished (``eval.json`` and a checkpoint);
+    * ``"resumable"``: a checkpoint, no final evaluation: ``--resume`` continues it;
+    * ``"failed"``: a started run (``config.json`` or ``progress.csv``) without a checkpoint: it
+      stopped before its first one, and running it again starts it over;
+    * ``"new"``: none of these (a missing or unrelated directory).
+    """
+    path = Path(run_dir)
+    checkpoint = latest_checkpoint(path)
+    if checkpoint is not None:
+        return "done" if (path / EVAL_FILENAME).is_file() else "resumable"
+    if (path / CONFIG_FILENAME).is_file() or (path / PROGRESS_FILENAME).is_file():
+        return "failed"
+    return "new"
