@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rlcore.analysis import (
+    DEFAULT_RUN_SETTINGS,
+    RUN_METADATA_KEYS,
     Run,
     aggregate,
     align_curves,
@@ -21,11 +25,15 @@ from rlcore.analysis import (
     default_return_key,
     final_values,
     find_runs,
+    format_summary_table,
     group_runs,
+    group_runs_explained,
     interquartile_mean,
     load_run,
     load_runs,
     plot_learning_curves,
+    select_runs,
+    summary_rows,
 )
 from rlcore.logging import CSVLogger
 
@@ -475,3 +483,362 @@ def test_plot_errors(tmp_path, monkeypatch):
 def test_run_is_a_plain_record():
     run = Run(path=Path("r"), log={"step": np.zeros(1), "time": np.zeros(1)})
     assert run.config is None and run.seed is None and run.keys() == []
+
+
+# ------------------------------------------------------------------ grouping by hyperparameters only
+# What an rlcore 0.2 run records: the config's fields but run_dir, algo, versions, git commit,
+# seeding text and the names of the config's run settings.
+RUN_SETTINGS = [
+    "checkpoint_every",
+    "vector_mode",
+    "run_dir",
+    "logger",
+    "wandb_project",
+    "progress",
+    "torch_threads",
+    "device",
+]
+
+
+def record_v02(seed: int, **changes) -> dict:
+    record = {
+        "env_id": "CartPole-v1",
+        "seed": seed,
+        "total_timesteps": 1000,
+        "learning_rate": 3e-4,
+        "batch_size": 64,
+        "checkpoint_every": 500,
+        "vector_mode": "sync",
+        "logger": "csv",
+        "wandb_project": None,
+        "progress": True,
+        "torch_threads": 1,
+        "device": "cpu",
+        "algo": "ppo",
+        "rlcore_version": "0.2.0",
+        "torch_version": "2.13.0",
+        "gymnasium_version": "1.2.0",
+        "python_version": "3.12.3",
+        "git_commit": "a" * 40,
+        "seeding": "rlcore.seeding.seed_everything(seed) ...",
+        "run_settings": RUN_SETTINGS,
+    }
+    record.update(changes)
+    return record
+
+
+def labelled(groups: dict[str, list[Run]]) -> dict[str, list[str]]:
+    return {label: [run.path.name for run in runs] for label, runs in groups.items()}
+
+
+def test_seeds_that_differ_in_run_settings_or_metadata_stay_one_configuration(tmp_path):
+    records = [
+        record_v02(0),
+        record_v02(1, progress=False),  # ran with --no-progress
+        record_v02(
+            2, git_commit="b" * 40 + "+dirty", torch_threads=4, device="cuda"
+        ),  # after a README commit
+        record_v02(3, logger="wandb", wandb_project="p", vector_mode="async", checkpoint_every=100),
+        record_v02(4, rlcore_version="0.2.1", python_version="3.13.0", config_file="configs/a.toml"),
+    ]
+    for record in records:
+        write_run(tmp_path / "exp" / f"seed{record['seed']}", [{"step": 0, "x": 1.0}], record)
+    grouping = group_runs_explained(load_runs([tmp_path]))
+    assert labelled(grouping.groups) == {"exp": [f"seed{i}" for i in range(5)]}
+    assert grouping.by == "config" and grouping.differing == ()
+    assert grouping.ignored_differing == (
+        "checkpoint_every",
+        "config_file",
+        "device",
+        "git_commit",
+        "logger",
+        "progress",
+        "python_version",
+        "rlcore_version",
+        "torch_threads",
+        "vector_mode",
+        "wandb_project",
+    )
+    assert labelled(group_runs(load_runs([tmp_path]))) == labelled(grouping.groups)
+
+
+def test_a_differing_hyperparameter_splits_and_is_named(tmp_path):
+    for seed in (0, 1):
+        for lr in (1e-3, 3e-4):
+            changes = {"learning_rate": lr, "progress": seed == 0}
+            write_run(tmp_path / f"lr{lr}-s{seed}", [{"step": 0, "x": 1.0}], record_v02(seed, **changes))
+    grouping = group_runs_explained(load_runs([tmp_path]))
+    assert labelled(grouping.groups) == {
+        "learning_rate=0.001": ["lr0.001-s0", "lr0.001-s1"],
+        "learning_rate=0.0003": ["lr0.0003-s0", "lr0.0003-s1"],
+    }
+    assert grouping.differing == ("learning_rate",)
+    assert grouping.ignored_differing == ("progress",)
+    # algo is a hyperparameter too
+    write_run(tmp_path / "dqn", [{"step": 0, "x": 1.0}], record_v02(0, algo="dqn", learning_rate=1e-3))
+    assert group_runs_explained(load_runs([tmp_path])).differing == ("algo", "learning_rate")
+
+
+def test_a_run_setting_of_the_project_is_what_its_record_lists(tmp_path):
+    # A project's own run setting (listed) is not compared; a field that is not listed is.
+    listed = [*RUN_SETTINGS, "capture_video"]
+    write_run(tmp_path / "a", [{"step": 0, "x": 1.0}], record_v02(0, capture_video=True, run_settings=listed))
+    write_run(
+        tmp_path / "b", [{"step": 0, "x": 1.0}], record_v02(1, capture_video=False, run_settings=listed)
+    )
+    assert list(group_runs(load_runs([tmp_path]))) == [tmp_path.name]
+    # Nested keys under an ignored key are ignored with it.
+    write_run(
+        tmp_path / "c", [{"step": 0, "x": 1.0}], record_v02(2, run_settings=listed, device={"kind": "x"})
+    )
+    assert list(group_runs(load_runs([tmp_path]))) == [tmp_path.name]
+    write_run(tmp_path / "d", [{"step": 0, "x": 1.0}], record_v02(3, run_settings=listed, batch_size=32))
+    assert list(group_runs(load_runs([tmp_path]))) == ["batch_size=64", "batch_size=32"]
+
+
+def test_records_of_rlcore_0_1_projects_fall_back_to_the_default_run_settings(tmp_path):
+    assert set(DEFAULT_RUN_SETTINGS) == {
+        "run_dir",
+        "progress",
+        "logger",
+        "device",
+        "torch_threads",
+        "vector_mode",
+        "validate_distributions",
+        "checkpoint_every",
+        "wandb_project",
+    }
+    assert "git_commit" in RUN_METADATA_KEYS and "run_settings" in RUN_METADATA_KEYS
+    # What a 0.1 project's runs.config_record wrote: no run_settings, no torch version.
+    base = {
+        "env_id": "CartPole-v1",
+        "learning_rate": 3e-4,
+        "num_envs": 1,
+        "checkpoint_every": 50_000,
+        "logger": "csv",
+        "progress": True,
+        "torch_threads": 1,
+        "device": "cpu",
+        "validate_distributions": False,
+        "vector_mode": "sync",
+        "algo": "ppo",
+        "rlcore_version": "0.1.3",
+        "git_commit": "c" * 40,
+        "seeding": "text",
+    }
+    variants = [
+        {},
+        {"progress": False, "git_commit": "d" * 40 + "+dirty"},
+        {"validate_distributions": True, "device": "cuda", "run_dir": "runs/x"},
+    ]
+    for seed, change in enumerate(variants):
+        write_run(tmp_path / f"s{seed}", [{"step": 0, "x": 1.0}], {**base, "seed": seed, **change})
+    runs = load_runs([tmp_path])
+    grouping = group_runs_explained(runs)
+    assert list(grouping.groups) == [tmp_path.name] and len(grouping.groups[tmp_path.name]) == 3
+    assert "validate_distributions" in grouping.ignored_differing
+    write_run(tmp_path / "s9", [{"step": 0, "x": 1.0}], {**base, "seed": 9, "num_envs": 8})
+    assert list(group_runs(load_runs([tmp_path]))) == ["num_envs=1", "num_envs=8"]
+    # The 0.1 behaviour on request: every key but those in ignore.
+    assert len(group_runs(runs, ignore=("seed",), hyperparameters_only=False)) == 3
+    # Extra ignored keys still work, with or without the default ignore.
+    assert list(group_runs(load_runs([tmp_path]), ignore=("num_envs",))) == [tmp_path.name]
+
+
+def test_a_malformed_run_settings_list_is_named(tmp_path):
+    write_run(tmp_path / "a", [{"step": 0, "x": 1.0}], record_v02(0, run_settings="progress"))
+    with pytest.raises(
+        ValueError, match=r"'run_settings' in '.*a/config\.json' must be a list of key names, got 'progress'"
+    ):
+        group_runs(load_runs([tmp_path]))
+
+
+def test_group_by_parent_explains_nothing(tmp_path):
+    for name in ("a/s0", "b/s0"):
+        write_run(tmp_path / name, [{"step": 0, "x": 1.0}], record_v02(0, progress=name == "a/s0"))
+    grouping = group_runs_explained(load_runs([tmp_path]), by="parent")
+    assert grouping.by == "parent" and list(grouping.groups) == ["a", "b"]
+    assert grouping.differing == () and grouping.ignored_differing == ()
+
+
+# ------------------------------------------------------------------ selecting runs: skip what logged nothing
+def test_select_runs_skips_runs_that_logged_nothing_and_names_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for seed in (0, 1):
+        write_run(
+            tmp_path / "runs" / f"seed{seed}", [{"step": 0, "eval/mean_return": float(seed)}], {"seed": seed}
+        )
+    header_only = tmp_path / "runs" / "seed2"
+    header_only.mkdir()
+    (header_only / "progress.csv").write_text("step,time\n")
+    (header_only / "config.json").write_text('{"seed": 2}')
+    no_line = tmp_path / "runs" / "seed3"
+    no_line.mkdir()
+    (no_line / "progress.csv").write_text("")  # created, never written
+    partial = tmp_path / "runs" / "seed4"
+    partial.mkdir()
+    (partial / "progress.csv").write_text("step,time,eval/mean_return\n0,0.0,")  # crashed mid-row
+    selection = select_runs(["runs"])
+    assert [run.path.name for run in selection.runs] == ["seed0", "seed1"]
+    assert selection.key == "eval/mean_return"
+    assert [path.name for path in selection.no_data] == ["seed2", "seed3", "seed4"]
+    assert selection.missing_key == [] and selection.skipped == selection.no_data
+    assert selection.skip_report() == [
+        "skipped 3 runs with no logged data: runs/seed2, runs/seed3, runs/seed4"
+    ]
+
+
+def test_select_runs_skips_a_run_without_the_key_and_chooses_the_most_logged_default(tmp_path):
+    write_run(tmp_path / "a", [{"step": 0, "eval/mean_return": 1.0, "train/episodic_return": 0.5}])
+    write_run(tmp_path / "b", [{"step": 0, "train/episodic_return": 2.0}])
+    write_run(tmp_path / "c", [{"step": 0, "loss": 2.0}])
+    selection = select_runs([tmp_path])
+    # train/episodic_return: two runs logged it, eval/mean_return one.
+    assert selection.key == "train/episodic_return"
+    assert [run.path.name for run in selection.runs] == ["a", "b"]
+    assert [path.name for path in selection.missing_key] == ["c"]
+    [line] = selection.skip_report()
+    assert re.fullmatch(r"skipped 1 run that never logged 'train/episodic_return': \S*c", line), line
+    # A tie goes to the evaluation return; an explicit key is taken as it is.
+    write_run(tmp_path / "d", [{"step": 0, "eval/mean_return": 1.0}])
+    assert select_runs([tmp_path]).key == "eval/mean_return"
+    explicit = select_runs([tmp_path], "loss")
+    assert [run.path.name for run in explicit.runs] == ["c"] and len(explicit.missing_key) == 3
+    # Every run logged both: as default_return_key, the evaluation return.
+    assert select_runs([tmp_path / "a"]).key == default_return_key([load_run(tmp_path / "a")])
+
+
+def test_select_runs_errors_name_the_runs(tmp_path):
+    empty = tmp_path / "empty" / "seed0"
+    empty.mkdir(parents=True)
+    (empty / "progress.csv").write_text("step,time\n")
+    with pytest.raises(
+        ValueError,
+        match=r"no run has logged data: 1 run with an empty progress\.csv \(failed before their first log "
+        r"write\): \S*empty/seed0$",
+    ):
+        select_runs([tmp_path / "empty"])
+    write_run(tmp_path / "some" / "a", [{"step": 0, "loss": 1.0}])
+    shutil.copytree(empty, tmp_path / "some" / "b")
+    with pytest.raises(
+        KeyError,
+        match=r"no run logged 'x': \S*some/a; keys they logged: \['loss'\]; skipped 1 run with no logged data: \S*some/b",
+    ):
+        select_runs([tmp_path / "some"], "x")
+    with pytest.raises(
+        ValueError, match=r"no run logged a return key: expected one of .*; keys the runs logged: \['loss'\]"
+    ):
+        select_runs([tmp_path / "some"])
+    (tmp_path / "some" / "a" / "progress.csv").write_text("stp,time\n0,1\n")
+    with pytest.raises(ValueError, match=r"read_csv_log: .* has header \['stp', 'time'\]"):
+        select_runs([tmp_path / "some"])  # a malformed log is not an empty one
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        select_runs([tmp_path / "nowhere"])
+
+
+def test_a_long_list_of_skipped_runs_is_cut(tmp_path):
+    for i in range(25):
+        (tmp_path / f"r{i:02d}").mkdir()
+        (tmp_path / f"r{i:02d}" / "progress.csv").write_text("")
+    write_run(tmp_path / "ok", [{"step": 0, "eval/mean_return": 1.0}])
+    [line] = select_runs([tmp_path]).skip_report()
+    assert line.startswith("skipped 25 runs with no logged data: ") and line.endswith("r19 and 5 more")
+
+
+# ------------------------------------------------------------------ the summary table
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=1, max_size=9), min_size=1, max_size=4),
+    st.integers(0, 4),
+)
+def test_summary_table_matches_a_naive_float64_recomputation(finals, precision):
+    groups = {
+        f"cfg{i}": [
+            Run(
+                Path(f"cfg{i}/s{j}"),
+                {"step": np.array([0.0, 1.0]), "time": np.zeros(2), "r": np.array([0.0, v])},
+            )
+            for j, v in enumerate(values)
+        ]
+        for i, values in enumerate(finals)
+    }
+    rows = summary_rows(groups, "r", num_resamples=50, seed=3)
+    table = format_summary_table(rows, precision).splitlines()
+    assert table[0].split() == [
+        "configuration",
+        "seeds",
+        "mean",
+        "std",
+        "95%",
+        "CI",
+        "IQM",
+        "IQM",
+        "95%",
+        "CI",
+    ]
+    assert len(table) == len(finals) + 1
+    for line, values, row in zip(table[1:], finals, rows, strict=True):
+        x = np.array(values, dtype=np.float64)
+        cells = line.replace("[", " ").replace("]", " ").replace(",", " ").split()
+        assert cells[0] == row.label and int(cells[1]) == x.size
+        np.testing.assert_array_equal(row.values, x)
+        assert cells[2] == f"{np.mean(x):.{precision}f}"
+        assert cells[3] == ("n/a" if x.size == 1 else f"{np.std(x, ddof=1):.{precision}f}")
+        assert cells[6] == f"{naive_iqm(values):.{precision}f}" or math.isclose(
+            float(cells[6]), naive_iqm(values), abs_tol=10.0**-precision
+        )
+        ci = bootstrap_ci(x, "mean", num_resamples=50, seed=3)
+        assert cells[4:6] == [f"{ci[0]:.{precision}f}", f"{ci[1]:.{precision}f}"]
+
+
+def test_summary_table_columns_line_up_and_markdown(tmp_path):
+    rows = summary_rows(
+        {
+            "lr=0.1": [
+                load_run(write_run(tmp_path / f"a{i}", [{"step": 0, "r": v}]))
+                for i, v in enumerate([1.0, 3.0])
+            ],
+            "lr=a|b": [load_run(write_run(tmp_path / "b", [{"step": 0, "r": 10.0}]))],
+        },
+        "r",
+        num_resamples=100,
+    )
+    assert [(row.label, row.stats.num_runs, row.stats.mean) for row in rows] == [
+        ("lr=0.1", 2, 2.0),
+        ("lr=a|b", 1, 10.0),
+    ]
+    text = format_summary_table(rows, 1)
+    lines = text.splitlines()
+    assert lines == [
+        "configuration  seeds  mean  std        95% CI   IQM    IQM 95% CI",
+        "lr=0.1             2   2.0  1.4    [1.0, 3.0]   2.0    [1.0, 3.0]",
+        "lr=a|b             1  10.0  n/a  [10.0, 10.0]  10.0  [10.0, 10.0]",
+    ]
+    markdown = format_summary_table(rows, 2, style="markdown").splitlines()
+    assert markdown[:2] == [
+        "| configuration | seeds | mean | std | 95% CI | IQM | IQM 95% CI |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    assert markdown[3] == r"| lr=a\|b | 1 | 10.00 | n/a | [10.00, 10.00] | 10.00 | [10.00, 10.00] |"
+    # The confidence names the CI columns.
+    ninety = summary_rows({"x": rows[0].runs}, "r", confidence=0.9, num_resamples=10)
+    assert "90% CI" in format_summary_table(ninety).splitlines()[0]
+    assert format_summary_table([]) == "configuration  seeds  mean  std  95% CI  IQM  IQM 95% CI"
+
+
+def test_summary_errors(tmp_path):
+    run = load_run(write_run(tmp_path / "a", [{"step": 0, "r": 1.0}]))
+    rows = summary_rows({"a": [run]}, "r", num_resamples=10)
+    with pytest.raises(ValueError, match=r"format_summary_table: precision must be an int >= 0, got -1"):
+        format_summary_table(rows, -1)
+    with pytest.raises(
+        ValueError, match=r"format_summary_table: style must be 'text' or 'markdown', got 'html'"
+    ):
+        format_summary_table(rows, style="html")
+    other = summary_rows({"b": [run]}, "r", confidence=0.5, num_resamples=10)
+    with pytest.raises(ValueError, match=r"different confidences \[0\.5, 0\.95\]"):
+        format_summary_table([*rows, *other])
+    with pytest.raises(ValueError, match=r"summary_rows: configuration 'e' has no run"):
+        summary_rows({"e": []}, "r")
+    with pytest.raises(KeyError, match=r"never logged 'q'"):
+        summary_rows({"a": [run]}, "q")

@@ -44,10 +44,13 @@ def make_runs(root: Path, with_eval: bool = True) -> Path:
 
 
 def parse_table(out: str) -> dict[str, list[str]]:
+    """The table's rows: ``{configuration: cells}``. Between the title line and the table's
+    header there may be lines explaining the grouping."""
     lines = out.strip().splitlines()
-    assert lines[1].split()[:3] == ["configuration", "seeds", "mean"]
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["configuration", "seeds", "mean"])
+    assert all(not line.startswith("configuration ") for line in lines[1:header])
     rows = {}
-    for line in lines[2:]:
+    for line in lines[header + 1 :]:
         label, rest = line.split(maxsplit=1)
         rows[label] = rest.replace("[", "").replace("]", "").replace(",", "").split()
     return rows
@@ -112,13 +115,14 @@ def test_summarize_single_seed_shows_no_std(tmp_path, capsys):
         (["summarize", "{tmp}/nowhere"], "rlcore summarize: error: find_runs: '.*nowhere' does not exist"),
         (
             ["summarize", "{tmp}", "--key", "loss"],
-            "rlcore summarize: error: run '.*' never logged 'loss'; its keys are",
+            r"rlcore summarize: error: no run logged 'loss': .*lr0\.1/seed0, .*; keys they logged: "
+            r"\['eval/mean_return', 'train/episodic_return'\]$",
         ),
         (
             ["summarize", "{tmp}", "--precision", "-1"],
             "rlcore summarize: error: --precision must be >= 0, got -1",
         ),
-        (["plot", "{tmp}", "--y", "loss"], "rlcore plot: error: run '.*' never logged 'loss'"),
+        (["plot", "{tmp}", "--y", "loss"], "rlcore plot: error: no run logged 'loss': .*lr0\\.5/seed3;"),
         (
             ["plot", "{tmp}", "--out", "{tmp}/curves.svg"],
             r"rlcore plot: error: --out must name a \.png file, got '.*curves\.svg'",

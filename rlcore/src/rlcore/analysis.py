@@ -2,9 +2,13 @@ r"""Aggregation of runs across seeds: load run logs, align curves, IQM and boots
 
 A *run* is a directory holding the run log ``progress.csv`` written by
 :class:`rlcore.logging.CSVLogger` and, optionally, ``config.json`` (written by
-:func:`rlcore.logging.make_logger`). Runs that differ only by their seed form a
-*configuration*; :func:`group_runs` finds them by ``config.json`` minus its ``"seed"`` key, or by
-the run directory's parent (``runs/<configuration>/<seed>/``).
+:func:`rlcore.logging.make_logger`). Runs whose hyperparameters are equal form a
+*configuration*, the seeds of one experiment; :func:`group_runs` finds them by ``config.json``,
+comparing neither the seed nor the run settings (``progress``, ``device``, ``logger``, ...) nor
+the record's metadata (versions, git commit), or by the run directory's parent
+(``runs/<configuration>/<seed>/``). :func:`select_runs` loads the runs that logged a metric and
+names those it skips (runs that failed before they logged anything); :func:`summary_rows` and
+:func:`format_summary_table` make the table of ``rlcore summarize`` and of sweep summaries.
 
 Statistics follow Agarwal et al., "Deep Reinforcement Learning at the Edge of the Statistical
 Precipice" (NeurIPS 2021, https://arxiv.org/abs/2108.13264): with few seeds, report the
@@ -36,8 +40,9 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,24 +64,69 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RETURN_KEYS",
+    "DEFAULT_RUN_SETTINGS",
+    "RUN_METADATA_KEYS",
+    "RUN_SETTINGS_KEY",
+    "SEED_KEY",
     "Aggregate",
+    "Grouping",
     "Run",
+    "RunSelection",
+    "SummaryRow",
     "aggregate",
     "align_curves",
     "bootstrap_ci",
     "default_return_key",
     "final_values",
     "find_runs",
+    "format_summary_table",
     "group_runs",
+    "group_runs_explained",
     "interquartile_mean",
     "load_run",
     "load_runs",
     "plot_learning_curves",
+    "select_runs",
+    "summary_rows",
 ]
 
 #: The keys ``rlcore summarize`` and ``rlcore plot`` use when none is given, first found first:
 #: the evaluation return, else the training episodic return.
 DEFAULT_RETURN_KEYS = (EVAL_RETURN_KEY, EPISODIC_RETURN_KEY)
+
+#: The ``config.json`` key of the run's seed: never compared by :func:`group_runs`.
+SEED_KEY = "seed"
+
+#: The ``config.json`` key under which rlcore 0.2's :class:`rlcore.runs.Run` lists the run
+#: settings of the run's config: fields that do not define the experiment.
+RUN_SETTINGS_KEY = "run_settings"
+
+#: The record keys that say how a run was made (versions, git commit, seeding, the config file
+#: it was started from, the list of run settings); :func:`group_runs` never compares them.
+RUN_METADATA_KEYS = (
+    "rlcore_version",
+    "torch_version",
+    "gymnasium_version",
+    "python_version",
+    "git_commit",
+    "seeding",
+    "config_file",
+    RUN_SETTINGS_KEY,
+)
+
+#: The run settings of a record without a ``"run_settings"`` list (written by an rlcore 0.1
+#: project): fields that change how a run is carried out or recorded, not what it learns.
+DEFAULT_RUN_SETTINGS = (
+    "run_dir",
+    "progress",
+    "logger",
+    "device",
+    "torch_threads",
+    "vector_mode",
+    "validate_distributions",
+    "checkpoint_every",
+    "wandb_project",
+)
 
 Statistic = Callable[[np.ndarray, int], np.ndarray]
 # Bootstrap resamples are evaluated in chunks of about this many numbers, so that memory stays
@@ -187,33 +237,221 @@ def load_run(path: str | os.PathLike[str]) -> Run:
 
 
 def load_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Run]:
-    """:func:`load_run` of every run :func:`find_runs` finds at or below ``paths``."""
+    """:func:`load_run` of every run :func:`find_runs` finds at or below ``paths``.
+
+    Every run is kept, even one that logged nothing; :func:`select_runs` skips and reports those.
+    """
     return [load_run(path) for path in find_runs(paths)]
+
+
+@dataclass(frozen=True, eq=False)
+class RunSelection:
+    """The runs :func:`select_runs` kept for one metric, and the runs it skipped.
+
+    Attributes:
+        runs: the runs that logged ``key``, in :func:`find_runs` order.
+        key: the metric: the one asked for, or the default return key.
+        no_data: the run directories skipped because they logged nothing (a ``progress.csv``
+            with no complete line, only a header, or rows without a metric): runs that failed
+            before their first log write.
+        missing_key: the run directories skipped because they logged other metrics but never
+            ``key``.
+    """
+
+    runs: list[Run]
+    key: str
+    no_data: list[Path] = field(default_factory=list)
+    missing_key: list[Path] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[Path]:
+        """Every skipped run directory: ``no_data`` then ``missing_key``."""
+        return [*self.no_data, *self.missing_key]
+
+    def skip_report(self) -> list[str]:
+        """One line per reason a run was skipped, naming the runs, e.g.
+        ``"skipped 1 run with no logged data: runs/x/seed3"``; empty when nothing was skipped."""
+        lines = []
+        if self.no_data:
+            lines.append(f"skipped {_runs_count(self.no_data)} with no logged data: {_names(self.no_data)}")
+        if self.missing_key:
+            lines.append(
+                f"skipped {_runs_count(self.missing_key)} that never logged {self.key!r}: "
+                f"{_names(self.missing_key)}"
+            )
+        return lines
+
+
+def select_runs(paths: Iterable[str | os.PathLike[str]], key: str | None = None) -> RunSelection:
+    """The runs at or below ``paths`` that logged ``key``, skipping (and listing) the others.
+
+    This is the loader of ``rlcore summarize``, ``rlcore plot`` and sweep summaries. A run that
+    failed before it logged anything (its ``progress.csv`` holds no complete line, only a header,
+    or rows without a metric) is skipped into ``no_data``; a run that logged other metrics but
+    never ``key`` is skipped into ``missing_key``. Only when no run is left is it an error.
+
+    Without ``key`` the metric is the one of :data:`DEFAULT_RETURN_KEYS` that the most runs
+    logged, the evaluation return on a tie: when every run logged both, the evaluation return,
+    and when one run never evaluated, the training return of all of them (as
+    :func:`default_return_key`), so a table never mixes the two.
+
+    Args:
+        paths: run directories or directories searched for them (:func:`find_runs`).
+        key: the metric, or ``None`` for the default return key.
+
+    Returns:
+        A :class:`RunSelection`.
+
+    Raises:
+        FileNotFoundError: if a path does not exist or holds no run.
+        ValueError: if no run logged anything, no run logged a default return key, or a run log
+            or ``config.json`` is malformed.
+        KeyError: if no run logged ``key``; the message names the runs and the keys they logged.
+    """
+    loaded: list[Run] = []
+    no_data: list[Path] = []
+    for path in find_runs(paths):
+        if not _has_complete_line(path / PROGRESS_FILENAME):
+            no_data.append(path)
+            continue
+        run = load_run(path)
+        if run.keys():
+            loaded.append(run)
+        else:
+            no_data.append(path)
+    if not loaded:
+        raise ValueError(
+            f"no run has logged data: {_runs_count(no_data)} with an empty {PROGRESS_FILENAME} "
+            f"(failed before their first log write): {_names(no_data)}"
+        )
+    if key is None:
+        counts = [sum(run.has(k) for run in loaded) for k in DEFAULT_RETURN_KEYS]
+        if max(counts) == 0:
+            raise ValueError(
+                f"no run logged a return key: expected one of {list(DEFAULT_RETURN_KEYS)}; keys the runs "
+                f"logged: {_logged_keys(loaded)} (choose one explicitly)"
+            )
+        key = DEFAULT_RETURN_KEYS[counts.index(max(counts))]
+    kept = [run for run in loaded if run.has(key)]
+    missing = [run.path for run in loaded if not run.has(key)]
+    if not kept:
+        also = f"; skipped {_runs_count(no_data)} with no logged data: {_names(no_data)}" if no_data else ""
+        raise KeyError(
+            f"no run logged {key!r}: {_names(missing)}; keys they logged: {_logged_keys(loaded)}{also}"
+        )
+    return RunSelection(runs=kept, key=key, no_data=no_data, missing_key=missing)
+
+
+def _has_complete_line(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.readline().endswith(b"\n")
+
+
+def _logged_keys(runs: Sequence[Run]) -> list[str]:
+    return sorted(set().union(*(run.keys() for run in runs)))
+
+
+_MAX_NAMES = 20
+
+
+def _names(paths: Sequence[Path]) -> str:
+    """Paths relative to the working directory when under it, at most ``_MAX_NAMES`` of them."""
+    here = Path.cwd().resolve()
+    shown = []
+    for path in paths[:_MAX_NAMES]:
+        resolved = path.resolve()
+        shown.append(resolved.relative_to(here).as_posix() if resolved.is_relative_to(here) else str(path))
+    more = f" and {len(paths) - _MAX_NAMES} more" if len(paths) > _MAX_NAMES else ""
+    return ", ".join(shown) + more
+
+
+def _runs_count(items: Sized) -> str:
+    return f"{len(items)} run" + ("" if len(items) == 1 else "s")
+
+
+@dataclass(frozen=True, eq=False)
+class Grouping:
+    """Runs grouped into configurations, and why (:func:`group_runs_explained`).
+
+    Attributes:
+        groups: ``{label: runs}``, as :func:`group_runs` returns it.
+        by: how the runs were grouped: ``"config"`` or ``"parent"``.
+        differing: the ``config.json`` keys (nested ones as ``"a.b"``) whose values differ between
+            the configurations; empty for one configuration or ``by="parent"``.
+        ignored_differing: the keys that were not compared (run settings, record metadata such as
+            ``git_commit``, the keys of ``ignore``; never ``seed``) whose values differ between the
+            runs of one configuration: what the grouping looked past. Empty for ``by="parent"``.
+    """
+
+    groups: dict[str, list[Run]]
+    by: Literal["config", "parent"]
+    differing: tuple[str, ...] = ()
+    ignored_differing: tuple[str, ...] = ()
 
 
 def group_runs(
     runs: Sequence[Run],
     by: Literal["auto", "config", "parent"] = "auto",
     ignore: Sequence[str] = ("seed",),
+    *,
+    hyperparameters_only: bool = True,
 ) -> dict[str, list[Run]]:
     """Group runs into configurations, the seeds of each together.
 
-    * ``by="config"``: runs whose ``config.json`` are equal once the keys in ``ignore`` are
-      removed (nested objects are compared key by key, as ``"a.b"``). A group's label lists the
-      keys whose values differ between groups, e.g. ``"lr=0.001, env_id=CartPole-v1"``.
+    * ``by="config"``: runs whose ``config.json`` have equal hyperparameters (nested objects are
+      compared key by key, as ``"a.b"``). Not compared: ``seed``, the keys in ``ignore``, the
+      run settings (the keys listed in any run's ``"run_settings"``, or
+      :data:`DEFAULT_RUN_SETTINGS` for runs whose record has no such list, as rlcore 0.1
+      projects wrote) and the record's metadata (:data:`RUN_METADATA_KEYS`: versions, git
+      commit, seeding text). So a seed run with ``progress=false``, on another device or after
+      another commit stays in its experiment. A group's label lists the keys whose values differ
+      between groups, e.g. ``"lr=0.001, env_id=CartPole-v1"``.
     * ``by="parent"``: runs in the same parent directory (``runs/<configuration>/<seed>/``),
       labelled by the parent's path relative to the parents' common directory.
     * ``by="auto"``: ``"config"`` if every run has a ``config.json``, else ``"parent"``.
 
     A single group is labelled by the name of the directory that holds all its runs' parents
-    (the parent itself when they share one).
+    (the parent itself when they share one). :func:`group_runs_explained` also returns which keys
+    told the configurations apart and which ignored ones differed.
+
+    Args:
+        runs: the runs, e.g. from :func:`load_runs` or :func:`select_runs`.
+        by: ``"auto"``, ``"config"`` or ``"parent"``.
+        ignore: further ``config.json`` keys not to compare (a key also covers its nested
+            ``"key.sub"`` keys).
+        hyperparameters_only: ``False`` compares every key but those in ``ignore``, as rlcore 0.1
+            did (then ``ignore`` should hold ``"seed"``).
 
     Returns:
         ``{label: runs}``, groups in the order of their first run, runs in the given order.
 
     Raises:
-        ValueError: if ``runs`` is empty, ``by`` is unknown, or ``by="config"`` and a run has no
-            ``config.json``.
+        ValueError: if ``runs`` is empty, ``by`` is unknown, ``by="config"`` and a run has no
+            ``config.json``, or a record's ``"run_settings"`` is not a list of key names.
+    """
+    return group_runs_explained(runs, by, ignore, hyperparameters_only=hyperparameters_only).groups
+
+
+def group_runs_explained(
+    runs: Sequence[Run],
+    by: Literal["auto", "config", "parent"] = "auto",
+    ignore: Sequence[str] = ("seed",),
+    *,
+    hyperparameters_only: bool = True,
+) -> Grouping:
+    """:func:`group_runs`, with the keys that split the configurations and those it looked past.
+
+    Returns:
+        A :class:`Grouping`.
+
+    Example:
+        >>> runs = [Run(Path(f"runs/{i}"), {}, {"lr": lr, "seed": i, "progress": i == 0})
+        ...         for i, lr in enumerate([0.1, 0.1, 0.2])]
+        >>> grouping = group_runs_explained(runs)
+        >>> {label: len(runs) for label, runs in grouping.groups.items()}
+        {'lr=0.1': 2, 'lr=0.2': 1}
+        >>> grouping.differing, grouping.ignored_differing
+        (('lr',), ('progress',))
     """
     if by not in ("auto", "config", "parent"):
         raise ValueError(f"group_runs: by must be 'auto', 'config' or 'parent', got {by!r}")
@@ -223,28 +461,71 @@ def group_runs(
         raise TypeError(f"group_runs: ignore must be a list of keys, got the string {ignore!r}")
     if by == "auto":
         by = "config" if all(run.config is not None for run in runs) else "parent"
+    if by == "parent":
+        return _group_by_parent(runs)
+    configs: list[Mapping[str, Any]] = []
+    for run in runs:
+        if run.config is None:
+            raise ValueError(f"group_runs: by='config' but run {str(run.path)!r} has no {CONFIG_FILENAME}")
+        configs.append(run.config)
+    ignored = set(ignore)
+    if hyperparameters_only:
+        ignored.update((SEED_KEY, *RUN_METADATA_KEYS))
+        for run, config in zip(runs, configs, strict=True):
+            ignored.update(_run_settings(run.path, config))
     groups: dict[str, list[Run]] = {}
     identities: dict[str, dict[str, str]] = {}
-    for run in runs:
-        if by == "config":
-            if run.config is None:
-                raise ValueError(
-                    f"group_runs: by='config' but run {str(run.path)!r} has no {CONFIG_FILENAME}"
-                )
-            flat = {k: v for k, v in _flatten(run.config).items() if k not in ignore}
-            identity = json.dumps(flat, sort_keys=True)
-            identities.setdefault(identity, flat)
-        else:
-            identity = str(run.path.resolve().parent)
+    looked_past: dict[str, list[dict[str, str]]] = {}
+    for run, config in zip(runs, configs, strict=True):
+        flat = _flatten(config)
+        kept = {k: v for k, v in flat.items() if not _is_ignored(k, ignored)}
+        identity = json.dumps(kept, sort_keys=True)
+        identities.setdefault(identity, kept)
         groups.setdefault(identity, []).append(run)
+        past = {k: v for k, v in flat.items() if k != SEED_KEY and _is_ignored(k, ignored)}
+        looked_past.setdefault(identity, []).append(past)
+    ignored_differing = sorted({key for members in looked_past.values() for key in _differing_keys(members)})
     if len(groups) == 1:
-        return {_common_parent_name(runs): list(runs)}
-    if by == "config":
-        labels = _config_labels(list(identities.values()))
+        labels, differing = [_common_parent_name(runs)], []
     else:
-        common = Path(os.path.commonpath(list(groups)))
-        labels = [Path(identity).relative_to(common).as_posix() for identity in groups]
-    return dict(zip(labels, groups.values(), strict=True))
+        differing = _differing_keys(list(identities.values()))
+        labels = _config_labels(list(identities.values()), differing)
+    return Grouping(
+        groups=dict(zip(labels, groups.values(), strict=True)),
+        by="config",
+        differing=tuple(differing),
+        ignored_differing=tuple(ignored_differing),
+    )
+
+
+def _group_by_parent(runs: Sequence[Run]) -> Grouping:
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(str(run.path.resolve().parent), []).append(run)
+    if len(groups) == 1:
+        return Grouping(groups={_common_parent_name(runs): list(runs)}, by="parent")
+    common = Path(os.path.commonpath(list(groups)))
+    labels = [Path(identity).relative_to(common).as_posix() for identity in groups]
+    return Grouping(groups=dict(zip(labels, groups.values(), strict=True)), by="parent")
+
+
+def _run_settings(path: Path, config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The run settings a record lists under ``"run_settings"``, or :data:`DEFAULT_RUN_SETTINGS`."""
+    if RUN_SETTINGS_KEY not in config:
+        return DEFAULT_RUN_SETTINGS
+    names = config[RUN_SETTINGS_KEY]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(
+            f"group_runs: {RUN_SETTINGS_KEY!r} in {str(path / CONFIG_FILENAME)!r} must be a list of key "
+            f"names, got {names!r}"
+        )
+    return tuple(names)
+
+
+def _is_ignored(flat_key: str, ignored: set[str]) -> bool:
+    """Whether ``flat_key`` (``"a.b.c"``) or one of its enclosing keys (``"a"``, ``"a.b"``) is ignored."""
+    parts = flat_key.split(".")
+    return any(".".join(parts[:i]) in ignored for i in range(1, len(parts) + 1))
 
 
 def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -258,9 +539,13 @@ def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def _config_labels(configs: list[dict[str, str]]) -> list[str]:
+def _differing_keys(configs: Sequence[Mapping[str, str]]) -> list[str]:
+    """The keys whose (JSON-encoded) values are not the same in every config; absent counts as a value."""
     keys = sorted({k for c in configs for k in c})
-    differing = [k for k in keys if len({c.get(k) for c in configs}) > 1]
+    return [k for k in keys if len({c.get(k) for c in configs}) > 1]
+
+
+def _config_labels(configs: list[dict[str, str]], differing: list[str]) -> list[str]:
     labels = [", ".join(f"{k}={_label_value(c.get(k))}" for k in differing) for c in configs]
     if len(set(labels)) < len(labels):  # e.g. "1" and 1: fall back to the JSON spelling
         labels = [", ".join(f"{k}={c.get(k, '(unset)')}" for k in differing) for c in configs]
@@ -588,6 +873,132 @@ def default_return_key(runs: Sequence[Run]) -> str:
         f"no return key logged by every run: expected one of {list(DEFAULT_RETURN_KEYS)}; keys every run has: "
         f"{shared} (choose one explicitly)"
     )
+
+
+# ---------------------------------------------------------------------------------- summary table
+@dataclass(frozen=True, eq=False)
+class SummaryRow:
+    """One configuration's row of a summary table (:func:`summary_rows`).
+
+    Attributes:
+        label: the configuration, as :func:`group_runs` labels it.
+        runs: its runs (seeds), in the given order.
+        values: the final value of the key in each run: float64 array of shape ``(N,)``.
+        stats: :func:`aggregate` of ``values`` (floats; intervals of shape ``(2,)``).
+    """
+
+    label: str
+    runs: tuple[Run, ...]
+    values: np.ndarray
+    stats: Aggregate
+
+
+def summary_rows(
+    groups: Mapping[str, Sequence[Run]],
+    key: str,
+    *,
+    confidence: float = 0.95,
+    num_resamples: int = 10_000,
+    seed: int = 0,
+) -> list[SummaryRow]:
+    """Aggregate the final value of ``key`` over the seeds of each configuration.
+
+    Each row is :func:`aggregate` of :func:`final_values` (mean, sample std, IQM, and
+    percentile-bootstrap CIs of the mean and the IQM), every configuration bootstrapped with the
+    same ``seed``: the numbers of ``rlcore summarize`` and of a sweep's ``summary.md``. Format the
+    rows with :func:`format_summary_table`.
+
+    Args:
+        groups: ``{label: runs}``, as from :func:`group_runs`.
+        key: the metric whose final (last logged) value is summarised.
+        confidence, num_resamples, seed: the bootstrap's settings (:func:`bootstrap_ci`).
+
+    Returns:
+        One :class:`SummaryRow` per configuration, in the order of ``groups``.
+
+    Raises:
+        KeyError: if a run never logged ``key``.
+        ValueError: if a configuration has no run, or a bootstrap setting is invalid.
+    """
+    rows = []
+    for label, runs in groups.items():
+        if not runs:
+            raise ValueError(f"summary_rows: configuration {label!r} has no run, expected at least one")
+        values = final_values(runs, key)
+        stats = aggregate(values, confidence=confidence, num_resamples=num_resamples, seed=seed)
+        rows.append(SummaryRow(label=label, runs=tuple(runs), values=values, stats=stats))
+    return rows
+
+
+def format_summary_table(
+    rows: Sequence[SummaryRow],
+    precision: int = 2,
+    *,
+    style: Literal["text", "markdown"] = "text",
+) -> str:
+    """The rows as a table: configuration, seeds, mean, std, CI, IQM, IQM CI.
+
+    ``style="text"`` aligns the columns with spaces (what ``rlcore summarize`` prints);
+    ``"markdown"`` writes a Markdown table (a sweep's ``summary.md``). Numbers have
+    ``precision`` decimals; a NaN (the std of one seed) is ``n/a``. The CI columns are named
+    by the rows' confidence, e.g. ``95% CI``. No trailing newline.
+
+    Args:
+        rows: from :func:`summary_rows`.
+        precision: decimals, ``>= 0``.
+        style: ``"text"`` or ``"markdown"``.
+
+    Raises:
+        ValueError: on a negative precision, an unknown style, or rows of different confidences.
+
+    Example:
+        >>> row = SummaryRow("lr=0.1", (), np.array([1.0]), aggregate(np.array([1.0])))
+        >>> print(format_summary_table([row], 1))
+        configuration  seeds  mean  std  95% CI      IQM  IQM 95% CI
+        lr=0.1             1   1.0  n/a  [1.0, 1.0]  1.0  [1.0, 1.0]
+    """
+    if isinstance(precision, bool) or not isinstance(precision, int) or precision < 0:
+        raise ValueError(f"format_summary_table: precision must be an int >= 0, got {precision!r}")
+    if style not in ("text", "markdown"):
+        raise ValueError(f"format_summary_table: style must be 'text' or 'markdown', got {style!r}")
+    confidences = sorted({row.stats.confidence for row in rows})
+    if len(confidences) > 1:
+        raise ValueError(
+            f"format_summary_table: the rows have different confidences {confidences}, expected one"
+        )
+    level = f"{(confidences[0] if confidences else 0.95) * 100:g}%"
+
+    def number(value: float) -> str:
+        return "n/a" if math.isnan(value) else f"{value:.{precision}f}"
+
+    def interval(bounds: np.ndarray) -> str:
+        return f"[{number(float(bounds[0]))}, {number(float(bounds[1]))}]"
+
+    header = ("configuration", "seeds", "mean", "std", f"{level} CI", "IQM", f"IQM {level} CI")
+    table = [
+        (
+            row.label,
+            str(row.stats.num_runs),
+            number(row.stats.mean),
+            number(row.stats.std),
+            interval(row.stats.mean_ci),
+            number(row.stats.iqm),
+            interval(row.stats.iqm_ci),
+        )
+        for row in rows
+    ]
+    if style == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+        lines += ["| " + " | ".join([cells[0].replace("|", "\\|"), *cells[1:]]) + " |" for cells in table]
+        return "\n".join(lines)
+    widths = [max(len(cells[i]) for cells in [header, *table]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            [cells[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+        ).rstrip()
+        for cells in [header, *table]
+    ]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------- plots

@@ -3,8 +3,9 @@
 One line per configuration (the seeds of one setting, see :func:`rlcore.analysis.group_runs`):
 the mean over seeds on a common grid, with a shaded band, by default the percentile-bootstrap
 95% confidence interval of the mean (:func:`rlcore.analysis.plot_learning_curves`). KEY
-defaults as in ``rlcore summarize``: ``eval/mean_return`` when every run logged it, else
-``train/episodic_return``. Prints the path of the PNG.
+defaults as in ``rlcore summarize``: ``eval/mean_return``, or ``train/episodic_return`` when
+more runs logged that. Runs that logged nothing, or never logged KEY, are skipped and named on
+stderr, as in ``rlcore summarize``. Prints the path of the PNG.
 
 matplotlib (the ``plot`` extra) is imported only by this command and draws on the Agg canvas.
 """
@@ -15,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from rlcore.analysis import plot_learning_curves
-from rlcore.cli.summarize import USER_ERRORS, add_run_arguments, fail, load_selected
+from rlcore.cli.summarize import USER_ERRORS, add_run_arguments, fail, load_grouped
 
 __all__ = ["add_arguments", "run"]
 
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--y",
         default=None,
         metavar="KEY",
-        help="the metric (default: eval/mean_return if every run logged it, else train/episodic_return)",
+        help="the metric (default: eval/mean_return, or train/episodic_return if more runs logged it)",
     )
     parser.add_argument(
         "--spread",
@@ -57,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png":
         return fail("plot", ValueError(f"--out must name a .png file, got {str(out)!r}"))
     try:
-        groups, key = load_selected(args, args.y)
+        selection, grouping = load_grouped(args, args.y, "plot")
         figure = plot_learning_curves(
-            groups,
-            key,
+            grouping.groups,
+            selection.key,
             x=args.x,
             spread=args.spread,
             num_points=args.num_points,
