@@ -30,6 +30,8 @@ PUBLIC_MODULES = [
     "rlcore.evaluation",
     "rlcore.logging",
     "rlcore.analysis",
+    "rlcore.runs",
+    "rlcore.sweep",
 ]
 OPTIONAL = ["tensorboard", "wandb", "matplotlib", "ray", "tqdm", "rich", "moviepy", "pandas"]
 
