@@ -134,7 +134,7 @@ def bake(agent: str, output: Path) -> ModuleType:
 
 def run_template(module: ModuleType, env_id: str, seed: int, run_dir: Path, **overrides: Any) -> Result:
     """Train the baked agent; its evaluations come from its run log."""
-    config = module.config_for_env(
+    config = module.AGENT.config_for_env(
         env_id,
         seed=seed,
         run_dir=str(run_dir),

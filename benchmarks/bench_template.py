@@ -65,8 +65,11 @@ def bake_to_green(workdir: Path) -> dict[str, float]:
     steps['pip install -e ".[dev]"'] = timed(
         lambda: run([python, "-m", "pip", "install", "--quiet", "-e", f"{project}[dev]"], workdir)
     )
+    # The project's own venv has none of this venv's pytest plugins but typeguard's (tyro's);
+    # hypothesis' and xdist's cost 1-4 s of start-up here that a user does not pay.
+    plugins = ["-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:xdist.looponfail"]
     steps["pytest (project's tests)"] = timed(
-        lambda: run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
+        lambda: run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins], project)
     )
     return steps
 

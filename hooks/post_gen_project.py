@@ -35,26 +35,28 @@ RENDERED_JSON = r"""{{ {"cookiecutter": cookiecutter, "template_root": template_
 # its value (yes/no answers as "true"/"false"); values: the paths, relative to the project root,
 # to delete for that value. A path inside the package is spelled like the template's folder,
 # src/{{cookiecutter.package_name}}/..., which Jinja renders along with this file. A new optional
-# part is one more entry: the example agents add theirs under "example_agent" ("none" removes
-# every agent's files, "ppo" the DQN ones, "dqn" the PPO ones).
+# part is one more entry: the example agents add theirs under "example_agent" ("all" keeps
+# both, "ppo" removes the DQN files, "dqn" the PPO ones, "none" every agent's; the registry,
+# train and sweep stay, so that an agent can be added).
+_PPO_FILES = (
+    "src/{{cookiecutter.package_name}}/ppo.py",
+    "tests/test_ppo.py",
+    "configs/ppo-cartpole.toml",
+)
+_DQN_FILES = (
+    "src/{{cookiecutter.package_name}}/dqn.py",
+    "tests/test_dqn.py",
+    "configs/dqn-cartpole.toml",
+)
 PRUNED_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     "license": {"none": ("LICENSE",)},
     "notebooks": {"false": ("notebooks",)},
     "ci": {"none": (".github",)},
     "example_agent": {
-        "none": (
-            "src/{{cookiecutter.package_name}}/sweep.py",
-            "tests/test_sweep.py",
-            "src/{{cookiecutter.package_name}}/ppo.py",
-            "src/{{cookiecutter.package_name}}/dqn.py",
-            "src/{{cookiecutter.package_name}}/train.py",
-            "src/{{cookiecutter.package_name}}/runs.py",
-            "tests/test_ppo.py",
-            "tests/test_dqn.py",
-            "tests/test_resume.py",
-        ),
-        "ppo": ("src/{{cookiecutter.package_name}}/dqn.py", "tests/test_dqn.py"),
-        "dqn": ("src/{{cookiecutter.package_name}}/ppo.py", "tests/test_ppo.py"),
+        "none": (*_PPO_FILES, *_DQN_FILES, "configs"),
+        "ppo": _DQN_FILES,
+        "dqn": _PPO_FILES,
+        "all": (),
     },
 }
 

@@ -18,6 +18,7 @@ from typing import Any
 from cookiecutter.main import cookiecutter
 
 __all__ = [
+    "AGENTS_OF",
     "CACHE",
     "REPO",
     "TEMPLATE_FILES",
@@ -100,6 +101,10 @@ def bake(template: Path | str, output_dir: Path, **answers: Any) -> Path:
     return Path(cookiecutter(str(template), no_input=True, extra_context=answers, output_dir=str(output_dir)))
 
 
+# The agent files each example_agent answer bakes (one file each, plus its tests and config).
+AGENTS_OF: dict[str, tuple[str, ...]] = {"ppo": ("ppo",), "dqn": ("dqn",), "all": ("ppo", "dqn"), "none": ()}
+
+
 def expected_files(answers: Mapping[str, Any]) -> set[str]:
     """The files (relative POSIX paths, ``.git/`` aside) that a bake with these answers must hold."""
     package = f"src/{answers['package_name']}"
@@ -110,13 +115,13 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         ".python-version",
         "README.md",
         "pyproject.toml",
-        "configs/default.toml",
         f"{package}/__init__.py",
         f"{package}/py.typed",
-        f"{package}/config.py",
-        f"{package}/envs.py",
-        "tests/test_config.py",
-        "tests/test_envs.py",
+        f"{package}/agents.py",
+        f"{package}/train.py",
+        f"{package}/sweep.py",
+        "tests/conftest.py",
+        "tests/test_agents.py",
     }
     if answers["license"] != "none":
         files.add("LICENSE")
@@ -124,11 +129,8 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         files.add("notebooks/quickstart.ipynb")
     if answers["ci"] == "github":
         files.add(".github/workflows/ci.yml")
-    if answers["example_agent"] != "none":
-        files |= {f"{package}/sweep.py", "tests/test_sweep.py"}
-        agent = answers["example_agent"]
-        files |= {f"{package}/{agent}.py", f"{package}/train.py", f"{package}/runs.py"}
-        files |= {f"tests/test_{agent}.py", "tests/test_resume.py"}
+    for agent in AGENTS_OF[answers["example_agent"]]:
+        files |= {f"{package}/{agent}.py", f"tests/test_{agent}.py", f"configs/{agent}-cartpole.toml"}
     return files
 
 

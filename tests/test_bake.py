@@ -8,6 +8,7 @@ sharing one mypy cache per Python floor so torch's stubs are analysed once.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 import tomllib
 import yaml
-from helpers import CACHE, REPO, bake, choice_options, expected_files, pairwise, project_files, run
+from helpers import AGENTS_OF, CACHE, REPO, bake, choice_options, expected_files, pairwise, project_files, run
 from packaging.requirements import Requirement
 
 OPTIONS = choice_options()
@@ -105,9 +106,10 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
         assert meta["license"] == answers["license"]
         assert meta["license-files"] == ["LICENSE"]
     requirements = {req.name: req for req in map(Requirement, meta["dependencies"])}
+    # Every project has the train and sweep commands (rlcore.runs reads the flags with tyro); the
+    # example agents' runs plot their learning curves (rlcore's plot extra).
+    assert set(requirements) == {"rlcore", "torch", "gymnasium", "numpy", "tyro"}
     has_agent = answers["example_agent"] != "none"
-    # The example agents' command line is tyro's; their learning curves need rlcore's plot extra.
-    assert set(requirements) == {"rlcore", "torch", "gymnasium", "numpy"} | ({"tyro"} if has_agent else set())
     expected_extras = (set() if answers["logger"] == "csv" else {answers["logger"]}) | (
         {"plot"} if has_agent else set()
     )
@@ -119,17 +121,58 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
         assert all(spec.operator not in ("==", "===", "~=") for spec in requirement.specifier)
     dev = {Requirement(r).name for r in meta["optional-dependencies"]["dev"]}
     assert dev == {"pytest", "pre-commit", "ruff", "mypy"}
-    extras = set(meta["optional-dependencies"])
-    assert extras == ({"dev", "sweep"} if has_agent else {"dev"})
-    if has_agent:
-        assert {Requirement(r).name for r in meta["optional-dependencies"]["sweep"]} == {"ray"}
+    assert set(meta["optional-dependencies"]) == {"dev", "sweep"}
+    assert {Requirement(r).name for r in meta["optional-dependencies"]["sweep"]} == {"ray"}
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
     assert pyproject["tool"]["mypy"]["strict"] is True
     assert pyproject["tool"]["mypy"]["python_version"] == answers["python_version"]
     assert pyproject["tool"]["ruff"]["target-version"] == "py" + answers["python_version"].replace(".", "")
     assert (project / ".python-version").read_text() == answers["python_version"] + "\n"
-    config = tomllib.loads((project / "configs" / "default.toml").read_text(encoding="utf-8"))
-    assert config["logging"]["logger"] == answers["logger"]
+
+
+@ids
+def test_registry_holds_the_chosen_agents_and_the_project_defaults(
+    bakes: dict[str, tuple[dict[str, Any], Path]], name: str
+) -> None:
+    answers, project = bakes[name]
+    source = (project / "src" / answers["package_name"] / "agents.py").read_text(encoding="utf-8")
+    call = next(
+        node.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "AGENTS"
+    )
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "Registry"
+    assert [ast.unparse(arg) for arg in call.args] == [
+        f"{agent}.AGENT" for agent in AGENTS_OF[answers["example_agent"]]
+    ]
+    (defaults,) = call.keywords
+    assert ast.literal_eval(defaults.value) == {
+        "logger": answers["logger"],
+        "wandb_project": answers["project_slug"],
+    }
+    for path in sorted((project / "configs").glob("*.toml")):
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert config["algo"] in AGENTS_OF[answers["example_agent"]], path.name
+
+
+# The plumbing is rlcore's: what a project carries besides its agent files, tests, README,
+# configs and packaging stays this small, and each agent file holds only its algorithm.
+NON_AGENT_LINES = 150
+AGENT_FILE_LINES = 380
+
+
+@pytest.mark.parametrize("example_agent", ["ppo", "all", "none"])
+def test_the_project_carries_research_not_plumbing(tmp_path: Path, example_agent: str) -> None:
+    project = bake(REPO, tmp_path, example_agent=example_agent, init_git=False)
+    package = project / "src" / "rl_research"
+    agents = {package / f"{agent}.py" for agent in AGENTS_OF[example_agent]}
+    for path in agents:
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= AGENT_FILE_LINES, f"{path.name}: {lines} lines"
+    others = {path: len(path.read_text(encoding="utf-8").splitlines()) for path in package.rglob("*.py")}
+    others = {path.name: lines for path, lines in others.items() if path not in agents}
+    assert set(others) >= {"__init__.py", "agents.py", "train.py", "sweep.py"}
+    assert sum(others.values()) <= NON_AGENT_LINES, others
 
 
 @ids

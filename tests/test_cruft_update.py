@@ -142,7 +142,7 @@ def conflicting_update(template: Path, output: Path, *, pristine_in_history: boo
 
 def test_update_brings_the_template_change_and_keeps_the_user_change(template: Path, tmp_path: Path) -> None:
     project = create(template, tmp_path / "out")
-    config = project / "configs" / "default.toml"
+    config = project / "src" / "demo" / "agents.py"
     config.write_text(config.read_text() + "# tuned by the user\n")
     git(project, "commit", "--quiet", "--all", "-m", "User change")
     head = change_template(template, ".gitignore", lambda text: text + "# from template v2\n*.ckpt\n", "v2")

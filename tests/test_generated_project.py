@@ -1,10 +1,13 @@
 """Install a generated project next to this checkout's rlcore and run its own gates (slow).
 
-Two bakes: the defaults (rlcore from a package index; here the checkout's rlcore satisfies the
-range) and the git option (rlcore from a local ``file://`` git repository holding this
-checkout's ``rlcore/`` at the tag ``v<version>``). Each is installed editable with its ``dev``
-extra into its own overlay venv (this venv stays untouched), then: the project's pytest, the
-notebook's code, ``pre-commit run --all-files`` (hook environments cached in
+Two bakes: the defaults but the git option (rlcore from a local ``file://`` git repository
+holding this checkout's ``rlcore/`` at the tag ``v<version>``; PPO, the notebook, CI), and both
+agents with rlcore from a package index (``example_agent=all``; here the checkout's rlcore
+satisfies the range). (The defaults as they are, PPO with rlcore from an index, are baked,
+installed and tested by ``test_migration_e2e.py``'s last template update.) Each is
+installed editable with its ``dev`` extra into its own overlay venv (this venv stays
+untouched), then: the project's pytest, a run of the train command from an example config
+file, the notebook's code, ``pre-commit run --all-files`` (hook environments cached in
 ``.cache/pre-commit``), and a wheel build.
 """
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import CACHE, REPO, bake, make_overlay_venv, run
+from helpers import AGENTS_OF, CACHE, REPO, bake, make_overlay_venv, run
 
 import rlcore
 
@@ -32,7 +35,7 @@ class Installed:
     project: Path
     python: Path
     package: str
-    agent: str
+    agents: tuple[str, ...]
 
 
 def rlcore_git_repository(path: Path) -> Path:
@@ -50,9 +53,9 @@ def rlcore_git_repository(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=["index", "git", "index-dqn"])
+@pytest.fixture(scope="module", params=["git", "index-all"])
 def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """The defaults (PPO), the git option, and the DQN agent: each baked, installed, ready to test."""
+    """The git option (PPO) and both agents from an index: each baked, installed, ready to test."""
     root = tmp_path_factory.mktemp(f"install-{request.param}")
     source, _, agent = request.param.partition("-")
     answers: dict[str, str] = {"example_agent": agent} if agent else {}
@@ -64,7 +67,7 @@ def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
         root,
     )
-    return Installed(source, project, python, "rl_research", agent or "ppo")
+    return Installed(source, project, python, "rl_research", AGENTS_OF[agent or "ppo"])
 
 
 def test_rlcore_comes_from_where_the_option_says(installed: Installed) -> None:
@@ -82,16 +85,39 @@ def test_rlcore_comes_from_where_the_option_says(installed: Installed) -> None:
 def test_project_tests_pass(installed: Installed) -> None:
     result = run([installed.python, "-m", "pytest", "-v", "-p", "no:cacheprovider"], installed.project)
     assert " passed" in result.stdout and "failed" not in result.stdout
-    # The agent's own learning and resume tests ran (and nothing was skipped silently).
-    assert f"tests/test_{installed.agent}.py::" in result.stdout
-    assert "tests/test_resume.py::" in result.stdout
+    # The agents' own learning tests ran, and the tiny agent trained, resumed and swept through
+    # the project's entry points (Ray is installed here; nothing was skipped silently).
+    for agent in installed.agents:
+        assert f"tests/test_{agent}.py::test_learns_cartpole PASSED" in result.stdout
+    assert (
+        "tests/test_agents.py::test_train_command_trains_then_resumes_for_more_steps PASSED" in result.stdout
+    )
+    assert "tests/test_agents.py::test_sweep_command_sweeps_a_grid_and_summarises_it PASSED" in result.stdout
+    assert "SKIPPED" not in result.stdout
+
+
+def test_train_command_trains_an_agent(installed: Installed) -> None:
+    agent = installed.agents[-1]
+    run_dir = installed.project / "runs" / "cli"
+    args = ["--config", f"configs/{agent}-cartpole.toml", "--run-dir", run_dir, "--no-progress"]
+    args += ["--total-timesteps", "1024", "--eval-every", "0", "--final-eval-episodes", "2"]
+    result = run([installed.python, "-m", f"{installed.package}.train", agent, *args], installed.project)
+    assert f"run directory:  {run_dir}" in result.stdout
+    record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    assert (record["algo"], record["total_timesteps"]) == (agent, 1024)
+    # The experiment file is kept with the run; the flags won over it and the tuned values.
+    assert (run_dir / "config.toml").read_text(encoding="utf-8") == (
+        installed.project / "configs" / f"{agent}-cartpole.toml"
+    ).read_text(encoding="utf-8")
+    shutil.rmtree(installed.project / "runs")
 
 
 def test_notebook_code_runs(installed: Installed) -> None:
     notebook = json.loads((installed.project / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8"))
     code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     result = run([installed.python, "-c", code], installed.project / "notebooks")
-    assert result.stdout.startswith("normalised return ")
+    assert result.stdout.startswith("final evaluation ")
+    shutil.rmtree(installed.project / "notebooks" / "runs")
 
 
 def test_pre_commit_passes_on_all_files(installed: Installed) -> None:
@@ -139,8 +165,10 @@ def test_wheel_builds(installed: Installed, tmp_path: Path) -> None:
     assert {
         f"{package}/__init__.py",
         f"{package}/py.typed",
-        f"{package}/config.py",
-        f"{package}/envs.py",
+        f"{package}/agents.py",
+        f"{package}/train.py",
+        f"{package}/sweep.py",
+        *(f"{package}/{agent}.py" for agent in installed.agents),
     } <= names
     assert "License-Expression: MIT" in metadata
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist: rlcore")]

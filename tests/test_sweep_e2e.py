@@ -1,11 +1,11 @@
 """Sweeps end to end in a baked project, and rlcore's wrappers over environments in subprocesses.
 
-* A PPO project is baked and its ``python -m <package>.sweep`` run in a subprocess on a local
-  Ray (2 CPUs): 2 learning rates x 2 seeds with a budget of 512 steps. Its summary agrees with
-  ``rlcore summarize`` on the same runs; running it again runs only a deleted trial. On a Ray
-  cluster started with ``ray start --head`` (``--address``), a sweep with an unknown env id
-  reports that trial and finishes the other, whose agent steps its envs in subprocesses
-  (``--vector-mode async``).
+* A PPO project is baked and its ``python -m <package>.sweep ppo`` (``rlcore.sweep.sweep_main``
+  over the project's registry) run in a subprocess on a local Ray (2 CPUs): 2 learning rates x
+  2 seeds with a budget of 512 steps. Its summary agrees with ``rlcore summarize`` on the same
+  runs; running it again runs only a deleted trial. On a Ray cluster started with
+  ``ray start --head`` (``--address``), a sweep with an unknown env id reports that trial and
+  finishes the other, whose agent steps its envs in subprocesses (``--vector-mode async``).
 * rlcore's vector ``NormalizeObservation`` and ``NormalizeReward`` over Gymnasium's
   ``AsyncVectorEnv`` (statistics in the main process, envs in subprocesses) give exactly what
   they give over ``SyncVectorEnv``, in every autoreset mode.
@@ -124,10 +124,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def sweep(project: Path, *args: str, address: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m <package>.sweep ARGS`` in the project: on a Ray of 2 CPUs started by it, or at ``address``."""
+    """``python -m <package>.sweep ppo ARGS`` in the project: on a Ray of 2 CPUs started by it, or at ``address``."""
     env = {**os.environ, "PYTHONPATH": str(project / "src")}
     where = ["--num-cpus", "2"] if address is None else ["--address", address]
-    command = [sys.executable, "-m", f"{PACKAGE}.sweep", *where, *args]
+    command = [sys.executable, "-m", f"{PACKAGE}.sweep", "ppo", *where, *args]
     return subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -252,10 +252,14 @@ def test_on_a_cluster_failed_trials_are_reported_and_async_envs_match_sync(
     assert "Connected to Ray cluster" in result.stderr
     for mode in ("sync", "async"):
         failed = f"vector_mode={mode},env_id=NoSuchEnv-v0/seed=0"
-        assert f"FAILED {failed}: NameNotFound: Environment `NoSuchEnv` doesn't exist." in result.stdout
+        # The run checks its env id before it writes anything (rlcore.runs.check_env_id).
+        assert (
+            f"FAILED {failed}: ValueError: env_id 'NoSuchEnv-v0' is not a registered Gymnasium id"
+            in result.stdout
+        )
     assert "2 completed, 0 done before, 2 failed" in result.stdout
     sweep_dir = project / "runs" / "envs"
-    assert "NameNotFound" in (sweep_dir / failed / "error.txt").read_text()
+    assert "Environment `NoSuchEnv` doesn't exist" in (sweep_dir / failed / "error.txt").read_text()
     summary = (sweep_dir / "summary.md").read_text(encoding="utf-8")
     assert "| vector_mode=sync,env_id=CartPole-v1 | 1 |" in summary and "NoSuchEnv" not in summary
     # The agent's envs in subprocesses, normalised in the main process: the same run as in-process.

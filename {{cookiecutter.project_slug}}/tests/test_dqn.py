@@ -1,7 +1,8 @@
 """The example DQN agent: it learns, it bootstraps truncated episodes, its config checks itself.
 
-The learning test trains for real on CPU (several seconds) and asserts a threshold far above a
-random policy's return; the seed is fixed, so a run is reproducible on one machine.
+The learning test trains for real on CPU (a few seconds) and asserts a threshold far above a
+random policy's return; the seed is fixed, so a run is reproducible on one machine. The run
+directory, resume and the command line are rlcore's (``rlcore.runs``), tested there.
 """
 
 from __future__ import annotations
@@ -16,23 +17,18 @@ import pytest
 import torch
 from gymnasium import spaces
 from rlcore.evaluation import evaluate
+from rlcore.runs import config_for_env
 
-from {{ cookiecutter.package_name }}.dqn import (
-    ENV_DEFAULTS,
-    DQNConfig,
-    QNetwork,
-    config_for_env,
-    make_env,
-    train,
-)
-from {{ cookiecutter.package_name }}.runs import stateful_wrappers
+from {{ cookiecutter.package_name }}.dqn import AGENT, ENV_DEFAULTS, DQNConfig, QNetwork, train
 
 QUIET: dict[str, Any] = {"progress": False, "logger": "csv", "final_eval_episodes": 10}
 
 
 def test_learns_cartpole(tmp_path: Path) -> None:
-    # The tuned settings with a smaller network, over 15,000 steps (about 8 seconds).
+    # The tuned settings with a smaller network, over 15,000 steps.
     config = config_for_env(
+        DQNConfig,
+        ENV_DEFAULTS,
         "CartPole-v1",
         total_timesteps=15_000,
         hidden_sizes=(64, 64),
@@ -49,52 +45,19 @@ def test_learns_cartpole(tmp_path: Path) -> None:
     assert summary["mean_return"] >= 150, summary["episode_returns"]
 
 
-# ------------------------------------------------------------------------ truncation
-GAMMA = 0.9
-
-
-class StayingCoinEnv(gym.Env[np.ndarray, np.int64]):
-    """A coin s in {0, 1} tossed at reset and shown all episode; reward s per step; no termination.
-
-    Registered with a time limit of 20 steps, so every episode is truncated. The true values are
-    Q(s, a) = s / (1 - gamma) for both actions.
-    """
-
-    observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
-    action_space = spaces.Discrete(2)
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        self.coin = np.array([self.np_random.integers(2)], dtype=np.float32)
-        return self.coin.copy(), {}
-
-    def step(self, action: np.int64) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        return self.coin.copy(), float(self.coin[0]), False, False, {}
-
-
-def make_staying_coin_env(**kwargs: Any) -> gym.Env[np.ndarray, np.int64]:
-    return StayingCoinEnv()
-
-
-def test_truncation_bootstraps_from_the_real_final_observation(tmp_path: Path) -> None:
-    """Q(1, a) = 1 / (1 - gamma) = 10 and Q(0, a) = 0 only if truncation is handled.
-
-    Treating the time limit as termination gives Q(1, a) about 6 on average; bootstrapping from
-    the next episode's reset observation (a fresh coin) pulls Q(1, a) towards 5 and Q(0, a) up.
-    """
-    env_id = "StayingCoinDQN-v0"
-    if env_id not in gym.registry:
-        gym.register(id=env_id, entry_point=make_staying_coin_env, max_episode_steps=20)
+def test_truncation_bootstraps_from_the_real_final_observation(
+    tmp_path: Path, staying_coin: str
+) -> None:
+    """Q(1, a) = 1 / (1 - gamma) = 10 and Q(0, a) = 0 only if truncation is handled."""
+    gamma = 0.9
     config = DQNConfig(
-        env_id=env_id,
+        env_id=staying_coin,
         total_timesteps=6_000,
         learning_rate=3e-3,
         buffer_size=6_000,
         learning_starts=200,
         batch_size=64,
-        gamma=GAMMA,
+        gamma=gamma,
         train_freq=4,
         gradient_steps=2,
         target_update_interval=200,
@@ -104,18 +67,21 @@ def test_truncation_bootstraps_from_the_real_final_observation(tmp_path: Path) -
         **QUIET,
     )
     train(config)
-    q_network = QNetwork(StayingCoinEnv.observation_space, StayingCoinEnv.action_space, (32,))
+    env = gym.make(staying_coin)
+    q_network = QNetwork(env.observation_space, env.action_space, (32,))
     state = torch.load(tmp_path / "run" / "checkpoints" / "step_000006000.pt", weights_only=True)
     q_network.load_state_dict(state["objects"]["q_network"])
     with torch.no_grad():
         q = q_network(torch.tensor([[0.0], [1.0]]))
     np.testing.assert_allclose(q[0].numpy(), 0.0, atol=0.5)
-    np.testing.assert_allclose(q[1].numpy(), 1.0 / (1.0 - GAMMA), rtol=0.05)
+    np.testing.assert_allclose(q[1].numpy(), 1.0 / (1.0 - gamma), rtol=0.05)
 
 
 def test_a_periodic_checkpoint_cuts_episodes_as_truncations(tmp_path: Path) -> None:
     """The episodes restarted after a checkpoint end in the buffer as truncated, not run on."""
     config = config_for_env(
+        DQNConfig,
+        ENV_DEFAULTS,
         "CartPole-v1",
         total_timesteps=600,
         learning_starts=600,
@@ -136,19 +102,7 @@ def test_a_periodic_checkpoint_cuts_episodes_as_truncations(tmp_path: Path) -> N
     assert not torch.equal(buffer["observations"][300, 0], buffer["next_observations"][299, 0])
 
 
-# ------------------------------------------------------------------------ envs and network
-def test_make_env_shares_observation_statistics_with_evaluation() -> None:
-    config = config_for_env("CartPole-v1", normalize_observation=True)
-    envs = make_env(config, 2)
-    eval_envs = make_env(config, 2, evaluation_of=envs)
-    train_normalizer = stateful_wrappers(envs)["NormalizeObservation"]
-    eval_normalizer = stateful_wrappers(eval_envs)["NormalizeObservation"]
-    assert eval_normalizer.obs_rms is train_normalizer.obs_rms
-    assert eval_normalizer.frozen
-    # DQN never scales rewards: the replay buffer would mix rewards of different scales.
-    assert sorted(stateful_wrappers(envs)) == ["NormalizeObservation"]
-
-
+# ------------------------------------------------------------------------ network
 def test_q_network_shapes_and_spaces() -> None:
     q_network = QNetwork(spaces.Box(-1.0, 1.0, (4,), np.float32), spaces.Discrete(3), (8,))
     assert q_network(torch.zeros(5, 4)).shape == (5, 3)
@@ -161,28 +115,23 @@ def test_q_network_shapes_and_spaces() -> None:
 
 
 # ------------------------------------------------------------------------ config
-def test_config_for_env_applies_the_table_then_the_overrides() -> None:
-    config = config_for_env("CartPole-v1", seed=3, batch_size=32)
-    expected = {**ENV_DEFAULTS["CartPole-v1"], "batch_size": 32}
+@pytest.mark.parametrize("env_id", sorted(ENV_DEFAULTS))
+def test_tuned_values_build_a_config_that_overrides_win_over(env_id: str) -> None:
+    config = AGENT.config_for_env(env_id, seed=3, batch_size=32)
+    expected = {**ENV_DEFAULTS[env_id], "batch_size": 32, "seed": 3}
     assert {name: getattr(config, name) for name in expected} == expected
-    assert config.seed == 3
-    assert config_for_env("Acrobot-v1") == DQNConfig(env_id="Acrobot-v1")
-
-
-def test_config_for_env_names_unknown_fields() -> None:
-    with pytest.raises(TypeError, match=r"unknown DQNConfig field\(s\) \['epsilon'\]"):
-        config_for_env("CartPole-v1", epsilon=0.1)
+    assert AGENT.config_for_env("Acrobot-v1") == DQNConfig(env_id="Acrobot-v1")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"train_freq": 0}, r"DQNConfig.train_freq must be an int >= 1, got 0"),
-        ({"batch_size": True}, r"DQNConfig.batch_size must be an int >= 1, got True"),
+        ({"batch_size": True}, r"DQNConfig.batch_size must be of type int, got bool: True"),
         ({"learning_starts": -5}, r"DQNConfig.learning_starts must be an int >= 0, got -5"),
         (
             {"exploration_final_eps": 1.5},
-            r"DQNConfig.exploration_final_eps must be in \[0, 1\], got 1.5",
+            r"DQNConfig.exploration_final_eps must be a finite number in \[0, 1\], got 1.5",
         ),
         (
             {"max_grad_norm": float("inf")},

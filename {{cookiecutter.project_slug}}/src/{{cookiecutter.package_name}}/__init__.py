@@ -1,7 +1,7 @@
 """{{ cookiecutter.package_name }}: reinforcement-learning experiments built on rlcore.
 
-* ``config``: the experiment configuration (the TOML files in ``configs/``).
-* ``envs``: ``make_env``, a Gymnasium env wrapped with rlcore's wrappers.
+* ``agents``: the registry of the project's agents, one file each.
+* ``train`` / ``sweep``: the command lines (``python -m {{ cookiecutter.package_name }}.train --help``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-r"""PPO with a clipped surrogate objective in one file: config, environments, network, training.
+r"""PPO with a clipped surrogate objective in one file: config, network, training loop.
 
 Schulman, Wolski, Dhariwal, Radford and Klimov, "Proximal Policy Optimization Algorithms",
 2017 (https://arxiv.org/abs/1707.06347), with the implementation details of Stable-Baselines3
@@ -25,86 +25,72 @@ Truncation is not termination: the vector envs autoreset in the same step
 of its real final observation, ``info["final_obs"]`` (``rlcore.buffers.RolloutBuffer`` and
 ``rlcore.returns.gae`` keep the two flags apart).
 
-From the command line (``--help`` lists every field of :class:`PPOConfig`)::
+From the command line (``python -m {{ cookiecutter.package_name }}.train ppo --help`` lists every field of
+:class:`PPOConfig`)::
 
-    python -m {{ cookiecutter.package_name }}.train --env-id CartPole-v1 --seed 3
+    python -m {{ cookiecutter.package_name }}.train ppo --env-id CartPole-v1 --seed 3
 
-From Python (a sweep's worker, a notebook)::
+From Python (a notebook, a test)::
 
-    from {{ cookiecutter.package_name }}.ppo import config_for_env, train
-    summary = train(config_for_env("Pendulum-v1", seed=1, run_dir="runs/pendulum/seed1"))
+    from {{ cookiecutter.package_name }}.agents import AGENTS
+    config = AGENTS.config("ppo", "Pendulum-v1", seed=1, run_dir="runs/pendulum/seed1")
+    summary = AGENTS["ppo"].train(config)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.wrappers.vector import RecordEpisodeStatistics
+from gymnasium.vector import AutoresetMode
+from rlcore import runs
 from rlcore.buffers import RolloutBuffer
-from rlcore.evaluation import evaluate
-from rlcore.logging import EPISODIC_RETURN_KEY
 from rlcore.nn import CategoricalHead, GaussianHead, mlp
 from rlcore.schedules import LinearSchedule
-from rlcore.seeding import seed_env, seed_everything
-from rlcore.wrappers.vector.normalize import NormalizeObservation, NormalizeReward
 from torch import nn
 from torch.distributions import Distribution
 from torch.nn import functional as F
 
-from {{ cookiecutter.package_name }}.runs import Run, episode_seed, stateful_wrappers
-
-__all__ = ["ENV_DEFAULTS", "ActorCritic", "PPOConfig", "config_for_env", "make_env", "train"]
+__all__ = ["AGENT", "ENV_DEFAULTS", "ActorCritic", "PPOConfig", "train"]
 
 
 # ---------------------------------------------------------------------------------------- config
-@dataclasses.dataclass(frozen=True)
-class PPOConfig:
-    """PPO's hyperparameters and the run's settings.
+@dataclass(frozen=True)
+class PPOConfig(runs.RunConfig):
+    """PPO's hyperparameters (a 1-D Box observation space; Discrete or Box actions).
 
-    The defaults are Stable-Baselines3's generic PPO defaults; :func:`config_for_env` (and the
-    command line) first apply the tuned values of :data:`ENV_DEFAULTS` for the chosen env.
+    The defaults are Stable-Baselines3's generic PPO defaults; ``AGENT.config_for_env`` (and
+    the command line) first apply the tuned values of :data:`ENV_DEFAULTS` for the chosen env.
+    The run's settings (env, seed, budget, evaluation, logging, device) are
+    :class:`rlcore.runs.RunConfig`'s.
     """
 
-    env_id: str = "CartPole-v1"
-    """Gymnasium id of the task (a 1-D Box observation space; Discrete or Box actions)."""
-    seed: int = 0
-    """Base seed of the network, the action sampling, the environments and the minibatch order."""
-    total_timesteps: int = 100_000
-    """Environment steps to train for (summed over the sub-environments)."""
-    num_envs: int = 1
-    """Parallel sub-environments of the training vector env."""
-    vector_mode: Literal["sync", "async"] = "sync"
-    """sync: sub-envs stepped in this process; async: one subprocess each (slow envs)."""
-    num_steps: int = 2048
+    num_steps: runs.PositiveInt = 2048
     """Steps per sub-env in each rollout; a rollout holds num_envs * num_steps transitions."""
-    learning_rate: float = 3e-4
+    learning_rate: runs.PositiveFloat = 3e-4
     """Adam's learning rate (at the start, if annealed)."""
     anneal_lr: bool = False
     """Decay the learning rate linearly to 0 over total_timesteps (the zoo's lin_)."""
-    gamma: float = 0.99
+    gamma: runs.UnitFloat = 0.99
     """Discount factor."""
-    gae_lambda: float = 0.95
+    gae_lambda: runs.UnitFloat = 0.95
     """GAE's lambda: 0 gives one-step TD errors, 1 Monte Carlo returns minus the value."""
-    update_epochs: int = 10
+    update_epochs: runs.PositiveInt = 10
     """Passes over each rollout."""
-    batch_size: int = 64
+    batch_size: runs.PositiveInt = 64
     """Transitions per minibatch (at most num_envs * num_steps)."""
-    clip_coef: float = 0.2
+    clip_coef: runs.PositiveFloat = 0.2
     """The surrogate objective's clip range epsilon (at the start, if annealed)."""
     anneal_clip: bool = False
     """Decay the clip range linearly to 0 over total_timesteps."""
-    ent_coef: float = 0.0
+    ent_coef: runs.NonNegativeFloat = 0.0
     """Weight of the entropy bonus."""
-    vf_coef: float = 0.5
+    vf_coef: runs.NonNegativeFloat = 0.5
     """Weight of the value loss (mean squared error)."""
-    max_grad_norm: float = 0.5
+    max_grad_norm: runs.PositiveFloat = 0.5
     """Global gradient-norm clipping threshold."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layers of the actor and of the critic (two separate tanh MLPs)."""
@@ -114,58 +100,11 @@ class PPOConfig:
     """Normalise observations by running statistics (saved with the checkpoints)."""
     normalize_reward: bool = False
     """Scale rewards by the running standard deviation of the discounted return."""
-    eval_every: int = 10_000
-    """Evaluate every this many environment steps (deterministic policy); 0 turns it off."""
-    eval_episodes: int = 10
-    """Episodes of each periodic evaluation."""
-    final_eval_episodes: int = 100
-    """Episodes of the final evaluation (eval.json)."""
-    checkpoint_every: int = 50_000
-    """Save a checkpoint every this many environment steps (and at the end); 0: only at the end."""
-    run_dir: str | None = None
-    """The run's directory; None: runs/ppo-<env_id>/seed<seed>-<date>-<time>."""
-    logger: Literal["csv", "tensorboard", "wandb"] = "{{ cookiecutter.logger }}"
-    """Where metrics go besides progress.csv."""
-    progress: bool = True
-    """Show rlcore's console progress (steps, steps/s, latest return)."""
-    torch_threads: int = 1
-    """torch.set_num_threads: small networks run fastest on one thread."""
-    device: str = "cpu"
-    """Torch device of the network and the minibatches (cpu, cuda)."""
-    validate_distributions: bool = False
+    validate_distributions: Annotated[bool, runs.RunSetting] = False
     """torch.distributions' argument checks (a tenth of the training time), to debug a network."""
 
     def __post_init__(self) -> None:
-        positive = (
-            "total_timesteps",
-            "num_envs",
-            "num_steps",
-            "update_epochs",
-            "batch_size",
-            "eval_episodes",
-            "final_eval_episodes",
-            "torch_threads",
-        )
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PPOConfig.{name} must be an int >= 1, got {value!r}")
-        for name in ("eval_every", "checkpoint_every", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"PPOConfig.{name} must be an int >= 0, got {value!r}")
-        for name in ("gamma", "gae_lambda"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"PPOConfig.{name} must be in [0, 1], got {value!r}")
-        for name in ("learning_rate", "clip_coef", "max_grad_norm"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"PPOConfig.{name} must be a finite number > 0, got {value!r}")
-        for name in ("ent_coef", "vf_coef"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"PPOConfig.{name} must be a finite number >= 0, got {value!r}")
+        super().__post_init__()
         if self.batch_size > self.num_envs * self.num_steps:
             raise ValueError(
                 "PPOConfig.batch_size must be <= num_envs * num_steps = "
@@ -218,55 +157,6 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 """Tuned hyperparameters per environment, applied over :class:`PPOConfig`'s defaults."""
-
-
-def config_for_env(env_id: str, **overrides: Any) -> PPOConfig:
-    """The config for ``env_id``: the defaults, then ``ENV_DEFAULTS[env_id]``, then ``overrides``.
-
-    Raises:
-        TypeError: if an override names no field of :class:`PPOConfig`.
-    """
-    fields = {field.name for field in dataclasses.fields(PPOConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise TypeError(
-            f"config_for_env: unknown PPOConfig field(s) {unknown}; "
-            f"expected some of {sorted(fields)}"
-        )
-    return PPOConfig(**{"env_id": env_id, **ENV_DEFAULTS.get(env_id, {}), **overrides})
-
-
-# ------------------------------------------------------------------------------ environments
-def make_env(
-    config: PPOConfig, num_envs: int, *, evaluation_of: VectorEnv | None = None
-) -> VectorEnv:
-    """``num_envs`` copies of ``config.env_id``, autoreset in the same step, wrapped inside out.
-
-    1. ``RecordEpisodeStatistics``: ``info["episode"]`` with each finished episode's raw return.
-    2. ``NormalizeObservation`` (if ``config.normalize_observation``).
-    3. ``NormalizeReward`` (if ``config.normalize_reward``).
-
-    With ``evaluation_of`` (the training envs), the envs are for evaluation: stepped in this
-    process, normalising observations with the training statistics without updating them, and
-    giving the env's own rewards.
-    """
-    envs: VectorEnv = gym.make_vec(
-        config.env_id,
-        num_envs=num_envs,
-        vectorization_mode="sync" if evaluation_of is not None else config.vector_mode,
-        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-    )
-    envs = RecordEpisodeStatistics(envs)
-    if config.normalize_observation:
-        if evaluation_of is None:
-            envs = NormalizeObservation(envs)
-        else:
-            training = stateful_wrappers(evaluation_of)["NormalizeObservation"]
-            envs = NormalizeObservation(envs, obs_rms=training.obs_rms)
-            envs.freeze()
-    if config.normalize_reward and evaluation_of is None:
-        envs = NormalizeReward(envs, gamma=config.gamma)
-    return envs
 
 
 # ----------------------------------------------------------------------------------- network
@@ -329,27 +219,22 @@ def env_actions(actions: np.ndarray, action_space: spaces.Space[Any]) -> np.ndar
 def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     """Train PPO as ``config`` says; return the final evaluation's summary (also in ``eval.json``).
 
-    Everything the run needs is built here from ``config``, so it can run in a sweep's worker;
-    the process-wide settings it changes come from ``config`` too: the RNGs (``seed_everything``),
-    ``torch.set_num_threads`` and torch.distributions' argument validation.
-
-    Args:
-        config: the hyperparameters and the run's settings.
-        resume: continue the run in ``config.run_dir`` from its latest checkpoint.
-
-    Returns:
-        ``mean_return``, ``std_return``, ``episode_returns``, ``episode_lengths``, ``step``,
-        ``train_seconds``, ``run_dir``, ``learning_curve`` and the run's ids.
+    :class:`rlcore.runs.Run` keeps the books: the run directory, the seeds and torch threads,
+    the episode log, the periodic evaluations and checkpoints, an exact resume (``resume``:
+    continue the run in ``config.run_dir`` from its latest checkpoint). Besides those
+    process-wide settings, this sets torch.distributions' argument validation.
     """
-    torch.set_num_threads(config.torch_threads)
     Distribution.set_default_validate_args(config.validate_distributions)
-    seed_everything(config.seed)
-    device = torch.device(config.device)
-    run = Run(config, "ppo", resume=resume)
-
-    envs = make_env(config, config.num_envs)
-    eval_envs = make_env(config, min(config.eval_episodes, 10), evaluation_of=envs)
-    action_space = envs.single_action_space
+    run = runs.Run(config, "ppo", resume=resume)
+    envs = runs.make_envs(
+        config,
+        config.num_envs,
+        normalize_observation=config.normalize_observation,
+        normalize_reward=config.normalize_reward,
+        gamma=config.gamma,
+    )
+    eval_envs = runs.make_envs(config, min(config.eval_episodes, 10), evaluation_of=envs)
+    device, action_space = run.device, envs.single_action_space
     agent = ActorCritic(
         envs.single_observation_space, action_space, config.hidden_sizes, config.log_std_init
     ).to(device)
@@ -371,19 +256,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     learning_rate = LinearSchedule(config.learning_rate, final_lr, config.total_timesteps)
     final_clip = 0.0 if config.anneal_clip else config.clip_coef
     clip_range = LinearSchedule(config.clip_coef, final_clip, config.total_timesteps)
-    stateful = {"agent": agent, "optimizer": optimizer, "buffer": buffer, **stateful_wrappers(envs)}
-
-    global_step, next_eval, next_checkpoint = 0, config.eval_every, config.checkpoint_every
-    episode_seed_base = config.seed
-    if resume:
-        counters = run.restore(**stateful)
-        global_step, next_eval, next_checkpoint = (
-            counters["step"],
-            counters["next_eval"],
-            counters["next_checkpoint"],
-        )
-        episode_seed_base = episode_seed(config.seed, global_step)
-    obs = seed_env(envs, episode_seed_base).obs
+    obs = run.start(envs, eval_envs, agent=agent, optimizer=optimizer, buffer=buffer)
 
     def act_deterministically(observations: np.ndarray) -> np.ndarray:
         """The evaluation policy: the mode of the action distribution."""
@@ -391,7 +264,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
             mode = agent.policy(torch.as_tensor(observations, device=device)).mode
         return env_actions(mode.cpu().numpy(), action_space)
 
-    while global_step < config.total_timesteps:
+    while not run.done:
         # ------------------------------------------------------------------ rollout
         buffer.reset()
         for _ in range(config.num_steps):
@@ -419,14 +292,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
                 obs, actions_np, log_probs, rewards, values, terminated, truncated, final_values
             )
             obs = next_obs
-            global_step += config.num_envs
-            if "episode" in info:
-                for i in np.flatnonzero(info["_episode"]):
-                    episode = {
-                        EPISODIC_RETURN_KEY: info["episode"]["r"][i],
-                        "train/episodic_length": info["episode"]["l"][i],
-                    }
-                    run.log(episode, global_step)
+            run.advance(config.num_envs, info)
 
         # ------------------------------------------------------------------ advantages
         with torch.inference_mode():
@@ -434,7 +300,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
         buffer.compute_returns_and_advantages(last_values)
 
         # ------------------------------------------------------------------ update
-        lr, clip = learning_rate(global_step), clip_range(global_step)
+        lr, clip = learning_rate(run.step), clip_range(run.step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         diagnostics = []
@@ -470,32 +336,12 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
         means = torch.stack(diagnostics).mean(dim=0).tolist()
         names = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
         stats = {f"train/{name}": value for name, value in zip(names, means, strict=True)}
-        run.log({**stats, "train/learning_rate": lr, "train/clip_range": clip}, global_step)
+        run.log({**stats, "train/learning_rate": lr, "train/clip_range": clip})
 
         # ------------------------------------------------------------------ evaluate, checkpoint
-        finished = global_step >= config.total_timesteps
-        if config.eval_every and global_step >= next_eval and not finished:
-            with run.untimed():
-                result = evaluate(
-                    act_deterministically, eval_envs, config.eval_episodes, seed=config.seed
-                )
-            run.log_evaluation(result, global_step)
-            while next_eval <= global_step:
-                next_eval += config.eval_every
-        if config.checkpoint_every and global_step >= next_checkpoint and not finished:
-            while next_checkpoint <= global_step:
-                next_checkpoint += config.checkpoint_every
-            counters = {"next_eval": next_eval, "next_checkpoint": next_checkpoint}
-            run.save_checkpoint(global_step, counters, **stateful)
-            # Fresh episodes, as a run resumed from this checkpoint starts (see runs.py).
-            obs = seed_env(envs, episode_seed(config.seed, global_step)).obs
+        obs = run.after_step(act_deterministically, obs)
+    return run.finish(act_deterministically)
 
-    counters = {"next_eval": next_eval, "next_checkpoint": next_checkpoint}
-    run.save_checkpoint(global_step, counters, **stateful)
-    with run.untimed():
-        result = evaluate(
-            act_deterministically, eval_envs, config.final_eval_episodes, seed=config.seed
-        )
-    envs.close()
-    eval_envs.close()
-    return run.finish(result, global_step)
+
+AGENT = runs.Agent("ppo", PPOConfig, train, ENV_DEFAULTS)
+"""PPO as the project's entry points see it (registered in ``agents.py``)."""
