@@ -38,7 +38,8 @@ import rlcore
 #: (module, function) the next release deprecates, its replacement, and the one it removes.
 DEPRECATED = ("rlcore.returns", "discounted_returns")
 REPLACEMENT = "rlcore.returns.td_lambda_returns(..., lam=1.0)"
-REMOVED = ("rlcore.seeding", "seed_everything")
+# (A function nothing inside rlcore uses, so that removing it leaves rlcore whole.)
+REMOVED = ("rlcore.nn.polyak", "polyak_update")
 
 CURRENT = Version(rlcore.__version__)
 NEXT = f"{CURRENT.major}.{CURRENT.minor + 1}.0" if CURRENT.major == 0 else f"{CURRENT.major + 1}.0.0"
@@ -46,28 +47,31 @@ AFTER_NEXT = f"0.{CURRENT.minor + 2}.0" if CURRENT.major == 0 else f"{CURRENT.ma
 GIT_URL = "https://example.org/lab/monorepo.git"
 
 ALPHA_CODE = f'''\
-"""Reproducible runs: one call seeds every random number generator."""
+"""Target networks: a soft update of the target's parameters towards the online network's."""
 
 from __future__ import annotations
 
-import numpy as np
+import torch
 from {REMOVED[0]} import {REMOVED[1]}
 
 
-def seeded_rng(seed: int) -> np.random.Generator:
-    """Seed Python, NumPy and PyTorch; return a NumPy generator for this run."""
-    return {REMOVED[1]}(seed)
+def soft_update(target: torch.nn.Module, online: torch.nn.Module, tau: float) -> None:
+    """``target <- tau * online + (1 - tau) * target``, parameter by parameter."""
+    {REMOVED[1]}(target, online, tau)
 '''
 ALPHA_TEST = """\
 from __future__ import annotations
 
-import numpy as np
+import torch
 
-from alpha.reproducibility import seeded_rng
+from alpha.targets import soft_update
 
 
-def test_same_seed_same_draws() -> None:
-    np.testing.assert_array_equal(seeded_rng(3).random(4), seeded_rng(3).random(4))
+def test_moves_a_quarter_of_the_way() -> None:
+    target, online = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    expected = 0.75 * target.weight.detach() + 0.25 * online.weight.detach()
+    soft_update(target, online, 0.25)
+    torch.testing.assert_close(target.weight.detach(), expected)
 """
 BETA_CODE = f'''\
 """Monte Carlo targets of one episode that terminates at its last step."""
@@ -219,7 +223,7 @@ def build_next_rlcore(destination: Path) -> Path:
         - `{".".join(DEPRECATED)}`: use `{REPLACEMENT}`; removed in {AFTER_NEXT}.
 
         ### Removed
-        - `{".".join(REMOVED)}`: deprecated long enough; seed Python, NumPy and PyTorch yourself.
+        - `{".".join(REMOVED)}`: deprecated long enough; update target parameters with `torch.lerp_`.
 
         """
     )
@@ -272,13 +276,13 @@ def test_upgrade_story(tmp_path: Path) -> None:
         text = "\n".join(path.read_text() for path in project.rglob("*.py"))
         for module, name in (DEPRECATED, REMOVED):
             assert name not in text, f"the template now uses {module}.{name}: pick other names for this story"
-    (alpha / "src" / "alpha" / "reproducibility.py").write_text(ALPHA_CODE)
-    (alpha / "tests" / "test_reproducibility.py").write_text(ALPHA_TEST)
+    (alpha / "src" / "alpha" / "targets.py").write_text(ALPHA_CODE)
+    (alpha / "tests" / "test_targets.py").write_text(ALPHA_TEST)
     (beta / "src" / "beta" / "targets.py").write_text(BETA_CODE)
     (beta / "tests" / "test_targets.py").write_text(BETA_TEST)
     alpha_use = (
-        "src/alpha/reproducibility.py",
-        _line_of(alpha / "src/alpha/reproducibility.py", f"import {REMOVED[1]}"),
+        "src/alpha/targets.py",
+        _line_of(alpha / "src/alpha/targets.py", f"import {REMOVED[1]}"),
     )
     beta_use = ("src/beta/targets.py", _line_of(beta / "src/beta/targets.py", f"import {DEPRECATED[1]}"))
 

@@ -345,6 +345,38 @@ def test_done_trials_are_skipped_and_stale_ones_refused(
     assert "base/seed=0 (learning_rate: 0.01 there, 0.5 now)" in str(error.value)
 
 
+def test_in_process_sweep_runs_skips_and_reports_without_ray(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    argv = ["tiny", "--in-process", "--runs-dir", str(tmp_path), "--name", "n", "--seeds", "0-1", *TINY]
+    assert sweep.sweep_main(registry, [*argv, "--set", "learning_rate=0.01,0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "4 completed, 0 done before, 0 failed" in out
+    trial_dirs = sorted(path.parent for path in (tmp_path / "n").rglob("eval.json"))
+    assert [path.relative_to(tmp_path / "n").as_posix() for path in trial_dirs] == [
+        f"learning_rate={lr}/seed={seed}" for lr in ("0.01", "0.02") for seed in (0, 1)
+    ]
+    # Identical to the single-run command's run for the same config.
+    single = tmp_path / "single"
+    config = tiny_agent().config_for_env(
+        "CartPole-v1", learning_rate=0.02, seed=1, total_timesteps=128, eval_every=64, checkpoint_every=64
+    )
+    tiny_agent().train(dataclasses.replace(config, run_dir=str(single), progress=False))
+    trial = tmp_path / "n" / "learning_rate=0.02" / "seed=1"
+    assert (
+        json.loads((trial / "eval.json").read_text())["episode_returns"]
+        == json.loads((single / "eval.json").read_text())["episode_returns"]
+    )
+    # Again: every trial is done; a failing trial is reported and the command exits 1.
+    assert sweep.sweep_main(registry, [*argv, "--set", "learning_rate=0.01,0.02"]) == 0
+    assert "0 completed, 4 done before, 0 failed" in capsys.readouterr().out
+    assert sweep.sweep_main(registry, [*argv, "--name", "bad", "--env-id", "Pendulum-v1"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED base/seed=0: TypeError: the tiny agent needs Box observations and Discrete actions" in out
+    assert (tmp_path / "bad" / "base" / "seed=0" / "error.txt").is_file()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

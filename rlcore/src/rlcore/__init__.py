@@ -11,7 +11,7 @@ integrations (TensorBoard, W&B, matplotlib, Ray) are imported by the functions t
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from rlcore import buffers, checkpoint, nn, returns, schedules, seeding, wrappers
 from rlcore.buffers import ReplayBuffer, RolloutBuffer

@@ -110,6 +110,6 @@ def train(config: TinyConfig, *, resume: bool = False, algo: str = "tiny") -> di
     return run.finish(act_greedily)
 
 
-def tiny_agent(name: str = "tiny") -> Agent:
+def tiny_agent(name: str = "tiny") -> Agent[TinyConfig]:
     """The tiny agent as an :class:`rlcore.runs.Agent` (register it in a project's registry)."""
     return Agent(name, TinyConfig, functools.partial(train, algo=name), {"CartPole-v1": {"gamma": 0.98}})

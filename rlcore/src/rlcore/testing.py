@@ -315,7 +315,7 @@ def check_vector_wrapper(
         env_b.close()
 
 
-def tiny_agent(name: str = "tiny") -> Agent:
+def tiny_agent(name: str = "tiny") -> Agent[Any]:
     """A tiny REINFORCE agent (an :class:`rlcore.runs.Agent`) to test run plumbing end to end.
 
     It trains CartPole-v1 (or any env with 1-D ``Box`` observations and ``Discrete`` actions) in

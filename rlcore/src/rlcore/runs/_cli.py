@@ -89,7 +89,7 @@ def _with_file(base: RunConfig, values: dict[str, Any], config_file: Path) -> Ru
 
 def build_config(
     registry: Registry, argv: Sequence[str], *, prog: str = "train"
-) -> tuple[Agent, RunConfig, bool, Path | None]:
+) -> tuple[Agent[Any], RunConfig, bool, Path | None]:
     """The agent, the config, whether to resume, and the config file a command line asks for.
 
     ``argv`` is ``[ALGO] [--resume RUN_DIR] [--config FILE] [--field value ...]`` (see the
@@ -137,7 +137,7 @@ def build_config(
     return agent, config, known.resume is not None, known.config
 
 
-def _parse_flags(agent: Agent, base: RunConfig, args: list[str], prog: str) -> RunConfig:
+def _parse_flags(agent: Agent[Any], base: RunConfig, args: list[str], prog: str) -> RunConfig:
     import tyro
 
     tuned = ", ".join(agent.env_defaults) or "none"
@@ -169,8 +169,8 @@ def train_main(registry: Registry, argv: Sequence[str] | None = None, *, prog: s
     """Train the agent the command line names; print the final evaluation and the paths.
 
     Returns:
-        The exit status: 0 when the run finished, 2 for a bad command line or config (a flag
-        that tyro cannot read exits with status 2 from tyro, after its own message).
+        The exit status: 0 when the run finished (or ``--help`` was printed), 2 for a bad
+        command line or config (the message on stderr).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -180,6 +180,8 @@ def train_main(registry: Registry, argv: Sequence[str] | None = None, *, prog: s
         agent, config, resume, config_file = build_config(registry, args, prog=prog)
         check_env_id(config.env_id)
         check_device(config.device)
+    except SystemExit as exit:  # tyro's --help (0) and its errors (2), already printed
+        return exit.code if isinstance(exit.code, int) else 2
     except (KeyError, ValueError, TypeError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"{prog}: error: {message}", file=sys.stderr)

@@ -19,7 +19,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 __all__ = [
     "Agent",
@@ -291,7 +291,7 @@ def config_for_env(
 
 # ------------------------------------------------------------------------------------- agents
 @dataclass(frozen=True)
-class Agent:
+class Agent(Generic[ConfigT]):
     """An agent as the entry points see it: a name, its config type, its training function.
 
     Attributes:
@@ -303,7 +303,7 @@ class Agent:
     """
 
     name: str
-    config_type: type[RunConfig]
+    config_type: type[ConfigT]
     train: Callable[..., dict[str, Any]]
     env_defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
@@ -318,12 +318,12 @@ class Agent:
         for env_id, values in self.env_defaults.items():
             _check_names(self.config_type, values, f"Agent {self.name!r}: env_defaults[{env_id!r}]")
 
-    def config_for_env(self, env_id: str, **overrides: Any) -> RunConfig:
-        """:func:`config_for_env` of this agent."""
+    def config_for_env(self, env_id: str, **overrides: Any) -> ConfigT:
+        """:func:`config_for_env` of this agent: a ``config_type`` (mypy knows which)."""
         return config_for_env(self.config_type, self.env_defaults, env_id, **overrides)
 
 
-class Registry(Mapping[str, Agent]):
+class Registry(Mapping[str, "Agent[Any]"]):
     """A project's agents by name, and its project-wide defaults (logger, W&B project).
 
     Args:
@@ -332,14 +332,14 @@ class Registry(Mapping[str, Agent]):
             ``env_defaults`` (e.g. ``{"logger": "tensorboard", "wandb_project": "my-project"}``).
     """
 
-    def __init__(self, *agents: Agent, defaults: Mapping[str, Any] | None = None) -> None:
-        self._agents: dict[str, Agent] = {}
+    def __init__(self, *agents: Agent[Any], defaults: Mapping[str, Any] | None = None) -> None:
+        self._agents: dict[str, Agent[Any]] = {}
         self.defaults: dict[str, Any] = dict(defaults or {})
         _check_names(RunConfig, self.defaults, "Registry defaults")
         for agent in agents:
             self.register(agent)
 
-    def register(self, agent: Agent) -> None:
+    def register(self, agent: Agent[Any]) -> None:
         """Add ``agent``. Raises ValueError if an agent of that name is registered."""
         if not isinstance(agent, Agent):
             raise TypeError(f"Registry.register: expected an rlcore.runs.Agent, got {agent!r}")
@@ -352,7 +352,7 @@ class Registry(Mapping[str, Agent]):
         self[name]  # raises the KeyError that lists the agents
         del self._agents[name]
 
-    def __getitem__(self, name: str) -> Agent:
+    def __getitem__(self, name: str) -> Agent[Any]:
         if name not in self._agents:
             known = ", ".join(self._agents) or "none registered"
             raise KeyError(f"no agent named {name!r}; the agents are: {known}")
@@ -373,7 +373,8 @@ class Registry(Mapping[str, Agent]):
         fields = set(config_fields(agent.config_type))
         project = {k: v for k, v in self.defaults.items() if k in fields}
         tuned = {**project, **agent.env_defaults.get(env_id, {})}
-        return config_for_env(agent.config_type, {env_id: tuned}, env_id, **overrides)
+        config: RunConfig = config_for_env(agent.config_type, {env_id: tuned}, env_id, **overrides)
+        return config
 
 
 # -------------------------------------------------------------------------------- config files

@@ -87,6 +87,11 @@ def build_parser(registry: Registry, prog: str) -> argparse.ArgumentParser:
         help="GPUs held by each trial, e.g. 0.25 (default: 0); with GPUs, device defaults to cuda",
     )
     add("--max-concurrent", type=int, help="at most this many trials at once")
+    add(
+        "--in-process",
+        action="store_true",
+        help="run the trials one after another in this process, without Ray (to debug a trial)",
+    )
     add("--progress-every", type=float, default=10.0, help="seconds between progress lines")
     add("--verbose", action="store_true", help="show the trials' own output")
     add("--key", help="the metric summarised (default: eval/mean_return)")
@@ -150,6 +155,7 @@ def _sweep(registry: Registry, args: argparse.Namespace, agent_argv: list[str], 
         progress_every=args.progress_every,
         log_to_driver=args.verbose,
         key=args.key,
+        in_process=args.in_process,
     )
     return 1 if outcome.failed else 0
 

@@ -144,6 +144,33 @@ def _run_on_ray(
         raise
 
 
+def _run_in_process(
+    train: Callable[..., dict[str, Any]],
+    trials: Sequence[Trial],
+    states: Mapping[str, str],
+    progress: _Progress,
+    config_file: Path | None,
+) -> None:
+    """Run the trials one after another in this process, reporting each as Ray's loop does."""
+    for index, trial in enumerate(trials):
+        resume = states[trial.name] == "resumable"
+        (trial.path / ERROR_FILENAME).unlink(missing_ok=True)
+        progress.say(f"  {'resumed' if resume else 'started'} {trial.name}")
+        try:
+            result = _run_trial(train, trial.config, resume, config_file)
+        except Exception as error:  # reported; the other trials go on
+            progress.failed[trial.name] = _describe(error)
+            _save_error(trial.path, error)
+            progress.say(f"  FAILED {trial.name}: {progress.failed[trial.name]}")
+        else:
+            progress.completed.append(trial.name)
+            progress.say(
+                f"  done {trial.name} in {result['seconds']:.1f} s, "
+                f"final mean return {result['mean_return']:.2f}"
+            )
+        progress.status(0, len(trials) - index - 1)
+
+
 def run_sweep(
     trials: Sequence[Trial],
     sweep_dir: str | Path,
@@ -159,6 +186,7 @@ def run_sweep(
     log_to_driver: bool = False,
     key: str | None = None,
     stream: TextIO | None = None,
+    in_process: bool = False,
 ) -> SweepOutcome:
     """Run the trials that are not done on Ray, reporting progress; then summarise the sweep.
 
@@ -190,11 +218,14 @@ def run_sweep(
         log_to_driver: show the trials' own output here.
         key: the metric summarised (default: the evaluation return).
         stream: where the progress goes (default: ``sys.stdout``).
+        in_process: run the trials one after another in this process, without Ray (to debug
+            a trial, or to test a project's sweep where Ray's start-up would dominate); the
+            resources and ``address`` are then ignored.
 
     Raises:
         ValueError: for bad resources, or a done or resumable trial whose saved config differs
             from its configuration in a hyperparameter (e.g. another ``total_timesteps``).
-        ImportError: if Ray is not installed.
+        ImportError: if Ray is not installed (and ``in_process`` is False).
     """
     sweep_dir = Path(sweep_dir)
     config_path = None if config_file is None else Path(config_file).resolve()
@@ -217,7 +248,9 @@ def run_sweep(
     progress = _Progress(len(to_run), sys.stdout if stream is None else stream, progress_every)
     progress.say(f"sweep {sweep_dir}: {len(trials)} trial(s), {len(skipped)} done before")
 
-    if to_run:
+    if to_run and in_process:
+        _run_in_process(train, to_run, states, progress, config_path)
+    elif to_run:
         with ray_session(address, num_cpus, log_to_driver=log_to_driver) as ray:
             check_resources(ray, cpus_per_trial, gpus_per_trial)
             # No retry by Ray when a worker dies: the retry would find the dead trial's run

@@ -78,7 +78,7 @@ def summarize_sweep(
         key: the metric (default: ``eval/mean_return``, else ``train/episodic_return``:
             :func:`rlcore.analysis.select_runs`).
         num_resamples, seed: the bootstrap's number of resamples and seed.
-        plot: also write ``learning_curves.png`` (matplotlib).
+        plot: also write ``learning_curves.png`` (skipped without matplotlib, ``rlcore[plot]``).
 
     Raises:
         FileNotFoundError: if there is no done trial, or one has no ``progress.csv``.
@@ -110,10 +110,18 @@ def summarize_sweep(
     summary_path = sweep_dir / SUMMARY_FILENAME
     summary_path.write_text(table + "\n", encoding="utf-8")
     plot_path = None
-    if plot:
+    if plot and _has_matplotlib():
         plot_path = sweep_dir / PLOT_FILENAME
         figure = plot_learning_curves(
             groups, selection.key, seed=seed, title=f"{sweep_dir.name}: {selection.key}"
         )
         figure.savefig(plot_path, format="png")
     return SweepSummary(selection.key, rows, table, summary_path, plot_path, selection.skipped)
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
