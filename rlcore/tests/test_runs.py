@@ -273,6 +273,17 @@ def test_run_directory_holds_config_log_checkpoints_evaluation_and_curve(tmp_pat
     # The summary's clock stops after the last row (closing the envs is timed, the evaluation not).
     assert float(evaluations[-1][TRAIN_SECONDS_KEY]) <= summary["train_seconds"]
     assert float(evaluations[-1][TRAIN_CPU_SECONDS_KEY]) <= summary["train_cpu_seconds"]
+    # eval.json's history: every evaluation row, periodic and final, as the log has it.
+    assert evaluation["evaluations"] == [
+        {
+            "step": int(row["step"]),
+            "mean_return": float(row["eval/mean_return"]),
+            "std_return": float(row["eval/std_return"]),
+            "mean_length": float(row["eval/mean_length"]),
+            "train_seconds": float(row[TRAIN_SECONDS_KEY]),
+        }
+        for row in evaluations
+    ]
     episodes = [row for row in rows if row["train/episodic_return"]]
     assert episodes
     assert all(float(r["train/episodic_return"]) == float(r["train/episodic_length"]) for r in episodes)

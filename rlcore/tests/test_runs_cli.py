@@ -333,7 +333,7 @@ BAD_COMMAND_LINES = [
     ),
     pytest.param(
         ["--resume", "{d}/broken"],
-        r"--resume .*broken: config.json is not valid JSON",
+        r"--resume .*broken: .*config.json. is not valid JSON",
         id="resume-broken-json",
     ),
     pytest.param(

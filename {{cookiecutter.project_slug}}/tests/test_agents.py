@@ -32,6 +32,9 @@ def test_every_agent_builds_a_config_for_each_tuned_env() -> None:
             # The project's defaults (agents.py) apply where the env's tuned values are silent.
             for field, value in AGENTS.defaults.items():
                 assert field in tuned or getattr(config, field) == value
+            # Overrides win over both; an env without tuned values gets the config's defaults.
+            assert AGENTS.config(name, env_id, seed=3, total_timesteps=7).total_timesteps == 7
+        assert agent.config_for_env("Acrobot-v1") == agent.config_type(env_id="Acrobot-v1")
 
 
 def test_example_config_files_are_read_as_the_train_command_reads_them() -> None:

@@ -17,18 +17,15 @@ import pytest
 import torch
 from gymnasium import spaces
 from rlcore.evaluation import evaluate
-from rlcore.runs import config_for_env
 
-from {{ cookiecutter.package_name }}.dqn import AGENT, ENV_DEFAULTS, DQNConfig, QNetwork, train
+from {{ cookiecutter.package_name }}.dqn import AGENT, DQNConfig, QNetwork, train
 
 QUIET: dict[str, Any] = {"progress": False, "logger": "csv", "final_eval_episodes": 10}
 
 
 def test_learns_cartpole(tmp_path: Path) -> None:
     # The tuned settings with a smaller network, over 15,000 steps.
-    config = config_for_env(
-        DQNConfig,
-        ENV_DEFAULTS,
+    config = AGENT.config_for_env(
         "CartPole-v1",
         total_timesteps=15_000,
         hidden_sizes=(64, 64),
@@ -79,9 +76,7 @@ def test_truncation_bootstraps_from_the_real_final_observation(
 
 def test_a_periodic_checkpoint_cuts_episodes_as_truncations(tmp_path: Path) -> None:
     """The episodes restarted after a checkpoint end in the buffer as truncated, not run on."""
-    config = config_for_env(
-        DQNConfig,
-        ENV_DEFAULTS,
+    config = AGENT.config_for_env(
         "CartPole-v1",
         total_timesteps=600,
         learning_starts=600,
@@ -115,14 +110,6 @@ def test_q_network_shapes_and_spaces() -> None:
 
 
 # ------------------------------------------------------------------------ config
-@pytest.mark.parametrize("env_id", sorted(ENV_DEFAULTS))
-def test_tuned_values_build_a_config_that_overrides_win_over(env_id: str) -> None:
-    config = AGENT.config_for_env(env_id, seed=3, batch_size=32)
-    expected = {**ENV_DEFAULTS[env_id], "batch_size": 32, "seed": 3}
-    assert {name: getattr(config, name) for name in expected} == expected
-    assert AGENT.config_for_env("Acrobot-v1") == DQNConfig(env_id="Acrobot-v1")
-
-
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -18,9 +18,8 @@ import pytest
 import torch
 from gymnasium import spaces
 from rlcore.evaluation import evaluate
-from rlcore.runs import config_for_env
 
-from {{ cookiecutter.package_name }}.ppo import AGENT, ENV_DEFAULTS, ActorCritic, PPOConfig, train
+from {{ cookiecutter.package_name }}.ppo import AGENT, ActorCritic, PPOConfig, train
 
 QUIET: dict[str, Any] = {"progress": False, "logger": "csv", "final_eval_episodes": 10}
 
@@ -34,9 +33,7 @@ def random_return(env_id: str, episodes: int = 10) -> float:
 
 def test_learns_cartpole(tmp_path: Path) -> None:
     # The zoo's settings over 40 updates, a tenth of the zoo's budget (a few seconds).
-    config = config_for_env(
-        PPOConfig,
-        ENV_DEFAULTS,
+    config = AGENT.config_for_env(
         "CartPole-v1",
         total_timesteps=10_240,
         eval_every=0,
@@ -133,14 +130,6 @@ def test_actor_critic_rejects_unsupported_spaces() -> None:
 
 
 # ------------------------------------------------------------------------ config
-@pytest.mark.parametrize("env_id", sorted(ENV_DEFAULTS))
-def test_tuned_values_apply_over_the_defaults_and_under_the_overrides(env_id: str) -> None:
-    config = AGENT.config_for_env(env_id, seed=3, num_steps=64)
-    expected = {**ENV_DEFAULTS[env_id], "num_steps": 64, "seed": 3}
-    assert {name: getattr(config, name) for name in expected} == expected
-    assert AGENT.config_for_env("Acrobot-v1") == PPOConfig(env_id="Acrobot-v1")
-
-
 @pytest.mark.parametrize(
     ("change", "message"),
     [

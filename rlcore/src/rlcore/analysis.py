@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from rlcore._rundir import read_record
 from rlcore.logging import (
     CONFIG_FILENAME,
     EPISODIC_RETURN_KEY,
@@ -223,16 +224,11 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     path = Path(path)
     log = read_csv_log(path / PROGRESS_FILENAME)
     config = None
-    config_path = path / CONFIG_FILENAME
-    if config_path.is_file():
+    if (path / CONFIG_FILENAME).is_file():
         try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"load_run: {str(config_path)!r} is not valid JSON: {error}") from None
-        if not isinstance(config, dict):
-            raise ValueError(
-                f"load_run: {str(config_path)!r} holds a {type(config).__name__}, expected a JSON object"
-            )
+            config = read_record(path)
+        except ValueError as error:
+            raise ValueError(f"load_run: {error}") from None
     return Run(path=path, log=log, config=config)
 
 

@@ -11,6 +11,18 @@ learning curve) and how it resumes bit for bit lives here, tested once, for ever
 
 from __future__ import annotations
 
+from rlcore._rundir import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE_COPY,
+    CURVE_FILENAME,
+    ERROR_FILENAME,
+    EVAL_FILENAME,
+    RunState,
+    checkpoint_step,
+    latest_checkpoint,
+    read_record,
+    run_state,
+)
 from rlcore.runs._cli import PRECEDENCE, build_config, train_main
 from rlcore.runs._config import (
     Agent,
@@ -31,17 +43,6 @@ from rlcore.runs._config import (
     read_config_file,
     run_settings,
     saved_config,
-)
-from rlcore.runs._reader import (
-    CHECKPOINT_DIR,
-    CONFIG_FILE_COPY,
-    CURVE_FILENAME,
-    ERROR_FILENAME,
-    EVAL_FILENAME,
-    RunState,
-    checkpoint_step,
-    latest_checkpoint,
-    run_state,
 )
 from rlcore.runs._run import (
     EPISODIC_LENGTH_KEY,
@@ -101,6 +102,7 @@ __all__ = [
     "latest_checkpoint",
     "make_envs",
     "read_config_file",
+    "read_record",
     "run_settings",
     "run_state",
     "saved_config",

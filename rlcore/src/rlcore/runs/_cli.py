@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rlcore._rundir import EVAL_FILENAME, read_record
 from rlcore.logging import CONFIG_FILENAME
 from rlcore.runs._config import Agent, Registry, RunConfig, read_config_file, saved_config
-from rlcore.runs._reader import EVAL_FILENAME
 from rlcore.runs._run import check_device, check_env_id, started_from
 
 __all__ = ["PRECEDENCE", "build_config", "train_main"]
@@ -67,14 +66,15 @@ def _without(args: list[str], flag: str) -> list[str]:
 
 
 def _saved_algo(run_dir: str) -> str:
-    path = Path(run_dir) / CONFIG_FILENAME
-    if not path.is_file():
-        raise FileNotFoundError(f"--resume {run_dir}: no {CONFIG_FILENAME} there; is it a run directory?")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"--resume {run_dir}: {CONFIG_FILENAME} is not valid JSON: {error}") from None
-    algo = record.get("algo") if isinstance(record, dict) else None
+        record = read_record(run_dir)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"--resume {run_dir}: no {CONFIG_FILENAME} there; is it a run directory?"
+        ) from None
+    except ValueError as error:
+        raise ValueError(f"--resume {run_dir}: {error}") from None
+    algo = record.get("algo")
     if not isinstance(algo, str):
         raise ValueError(f"--resume {run_dir}: {CONFIG_FILENAME} names no agent (its 'algo' key)")
     return algo

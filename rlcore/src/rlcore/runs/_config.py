@@ -11,7 +11,6 @@ of one experiment into several configurations (``rlcore summarize``, sweeps).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import types
@@ -453,17 +452,9 @@ def saved_config(run_dir: str | Path, config_type: type[ConfigT]) -> ConfigT:
         FileNotFoundError: if ``run_dir`` holds no ``config.json``.
         ValueError: if the file is not a JSON object or a value breaks a field's check.
     """
-    from rlcore.logging import CONFIG_FILENAME
+    from rlcore._rundir import read_record
 
-    path = Path(run_dir) / CONFIG_FILENAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{str(run_dir)!r} holds no {CONFIG_FILENAME}; is it a run directory?")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{str(path)!r} is not valid JSON: {error}") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"{str(path)!r} holds a {type(record).__name__}, expected a JSON object")
+    record = read_record(run_dir)
     fields = config_fields(config_type)
     values = _typed_values(config_type, {k: v for k, v in record.items() if k in fields})
     values["run_dir"] = str(run_dir)

@@ -54,18 +54,7 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 import rlcore
 from rlcore import checkpoint
-from rlcore.evaluation import EvaluationResult, evaluate
-from rlcore.logging import (
-    CONFIG_FILENAME,
-    EPISODIC_RETURN_KEY,
-    EVAL_RETURN_KEY,
-    PROGRESS_FILENAME,
-    LogData,
-    Logger,
-    make_logger,
-)
-from rlcore.runs._config import RunConfig, run_settings
-from rlcore.runs._reader import (
+from rlcore._rundir import (
     CHECKPOINT_DIR,
     CONFIG_FILE_COPY,
     CURVE_FILENAME,
@@ -73,8 +62,22 @@ from rlcore.runs._reader import (
     EVAL_FILENAME,
     checkpoint_step,
     latest_checkpoint,
+    read_record,
     run_state,
 )
+from rlcore.evaluation import EvaluationResult, evaluate
+from rlcore.logging import (
+    CONFIG_FILENAME,
+    EPISODIC_RETURN_KEY,
+    EVAL_RETURN_KEY,
+    PROGRESS_FILENAME,
+    STEP_KEY,
+    LogData,
+    Logger,
+    make_logger,
+    read_csv_log,
+)
+from rlcore.runs._config import RunConfig, run_settings
 from rlcore.seeding import seed_env, seed_everything
 from rlcore.wrappers.vector.normalize import NormalizeObservation, NormalizeReward
 
@@ -460,7 +463,9 @@ class Run:
 
         Returns:
             What ``eval.json`` holds (``mean_return``, ``std_return``, ``episode_returns``,
-            ``episode_lengths``, ``step``, ``train_seconds``, ``run_dir``, the run's ids), plus
+            ``episode_lengths``, ``step``, ``train_seconds``, ``run_dir``, the run's ids, and
+            ``evaluations``: every evaluation of the run, periodic and final, as ``step``,
+            ``mean_return``, ``std_return``, ``mean_length``, ``train_seconds``), plus
             ``learning_curve``: the figure's path, or None without matplotlib (``rlcore[plot]``).
         """
         self.save_checkpoint()
@@ -484,6 +489,7 @@ class Run:
             "train_seconds": self.train_seconds,
             "train_cpu_seconds": self.train_cpu_seconds,
             "run_dir": str(self.path),
+            "evaluations": self._evaluations(),
         }
         _write_atomically(self.path / EVAL_FILENAME, json.dumps(summary, indent=2) + "\n")
         summary["learning_curve"] = self._plot_curve()
@@ -543,6 +549,23 @@ class Run:
         path = self.path / CHECKPOINT_DIR / f"step_{self.step:09d}.pt"
         return checkpoint.save(path, metadata=metadata, **self._stateful)
 
+    def _evaluations(self) -> list[dict[str, float]]:
+        """Every evaluation row of ``progress.csv`` (before a resume too), in file order."""
+        log = read_csv_log(self.path / PROGRESS_FILENAME)
+        if EVAL_RETURN_KEY not in log:
+            return []
+        keys = {
+            "mean_return": EVAL_RETURN_KEY,
+            "std_return": "eval/std_return",
+            "mean_length": "eval/mean_length",
+            "train_seconds": TRAIN_SECONDS_KEY,
+        }
+        evaluations: list[dict[str, float]] = []
+        for row in np.flatnonzero(~np.isnan(log[EVAL_RETURN_KEY])):
+            values = {name: float(log[key][row]) for name, key in keys.items() if key in log}
+            evaluations.append({"step": int(log[STEP_KEY][row]), **values})
+        return evaluations
+
     @property
     def _training_envs(self) -> VectorEnv:
         if self._envs is None:
@@ -593,10 +616,9 @@ def _write_atomically(path: Path, text: str) -> None:
 def _recorded_config_file(run_dir: Path) -> str | None:
     """The ``config_file`` the run's ``config.json`` records, or None."""
     try:
-        record = json.loads((run_dir / CONFIG_FILENAME).read_text(encoding="utf-8"))
+        recorded = read_record(run_dir).get("config_file")
     except (OSError, ValueError):
         return None
-    recorded = record.get("config_file") if isinstance(record, dict) else None
     return recorded if isinstance(recorded, str) else None
 
 

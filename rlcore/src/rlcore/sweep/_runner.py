@@ -10,6 +10,7 @@ parts, and the run directories are exactly those of single runs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import sys
@@ -98,6 +99,21 @@ def _save_error(trial_dir: Path, error: BaseException) -> None:
     (trial_dir / ERROR_FILENAME).write_text(text, encoding="utf-8")
 
 
+def _collect(progress: _Progress, trial: Trial, result_of: Callable[[], dict[str, Any]]) -> None:
+    """Wait for a trial's result and report it; a trial that raised is recorded as failed."""
+    try:
+        result = result_of()
+    except Exception as error:  # reported; the other trials go on
+        progress.failed[trial.name] = _describe(error)
+        _save_error(trial.path, error)
+        progress.say(f"  FAILED {trial.name}: {progress.failed[trial.name]}")
+    else:
+        progress.completed.append(trial.name)
+        progress.say(
+            f"  done {trial.name} in {result['seconds']:.1f} s, final mean return {result['mean_return']:.2f}"
+        )
+
+
 def _run_on_ray(
     ray: Any,
     submit: Callable[[Trial, bool], Any],
@@ -120,19 +136,7 @@ def _run_on_ray(
                 progress.say(f"  {'resumed' if resume else 'started'} {trial.name}")
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=progress.every)
             for ref in ready:
-                trial = in_flight.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except Exception as error:  # reported; the other trials go on
-                    progress.failed[trial.name] = _describe(error)
-                    _save_error(trial.path, error)
-                    progress.say(f"  FAILED {trial.name}: {progress.failed[trial.name]}")
-                else:
-                    progress.completed.append(trial.name)
-                    progress.say(
-                        f"  done {trial.name} in {result['seconds']:.1f} s, "
-                        f"final mean return {result['mean_return']:.2f}"
-                    )
+                _collect(progress, in_flight.pop(ref), functools.partial(ray.get, ref))
             progress.status(len(in_flight), len(pending))
     except KeyboardInterrupt:
         for ref in in_flight:
@@ -156,18 +160,7 @@ def _run_in_process(
         resume = states[trial.name] == "resumable"
         (trial.path / ERROR_FILENAME).unlink(missing_ok=True)
         progress.say(f"  {'resumed' if resume else 'started'} {trial.name}")
-        try:
-            result = _run_trial(train, trial.config, resume, config_file)
-        except Exception as error:  # reported; the other trials go on
-            progress.failed[trial.name] = _describe(error)
-            _save_error(trial.path, error)
-            progress.say(f"  FAILED {trial.name}: {progress.failed[trial.name]}")
-        else:
-            progress.completed.append(trial.name)
-            progress.say(
-                f"  done {trial.name} in {result['seconds']:.1f} s, "
-                f"final mean return {result['mean_return']:.2f}"
-            )
+        _collect(progress, trial, functools.partial(_run_trial, train, trial.config, resume, config_file))
         progress.status(0, len(trials) - index - 1)
 
 

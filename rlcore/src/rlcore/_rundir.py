@@ -1,5 +1,8 @@
 """Reading run directories: the one place that knows what a run directory holds.
 
+Private: :mod:`rlcore.runs` re-exports its names; :mod:`rlcore.analysis` (``rlcore summarize``,
+``rlcore plot``) reads ``config.json`` through it too, without importing torch.
+
 A run directory (written by :class:`rlcore.runs.Run`) holds ``config.json`` and
 ``progress.csv`` (:mod:`rlcore.logging`), ``checkpoints/step_<step>.pt``, and once the run is
 finished ``eval.json``. :func:`run_state` tells the sweeps and the entry points what can be done
@@ -8,9 +11,10 @@ with one; :func:`latest_checkpoint` finds where a resume starts.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rlcore.logging import CONFIG_FILENAME, PROGRESS_FILENAME
 
@@ -23,6 +27,7 @@ __all__ = [
     "RunState",
     "checkpoint_step",
     "latest_checkpoint",
+    "read_record",
     "run_state",
 ]
 
@@ -78,3 +83,22 @@ def run_state(run_dir: str | Path) -> RunState:
     if (path / CONFIG_FILENAME).is_file() or (path / PROGRESS_FILENAME).is_file():
         return "failed"
     return "new"
+
+
+def read_record(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``config.json``: its config and how it was made (:func:`rlcore.runs.config_record`).
+
+    Raises:
+        FileNotFoundError: if ``run_dir`` holds no ``config.json``.
+        ValueError: if the file is not valid UTF-8 JSON or holds no JSON object.
+    """
+    path = Path(run_dir) / CONFIG_FILENAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(run_dir)!r} holds no {CONFIG_FILENAME}; is it a run directory?")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {error}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{str(path)!r} holds a {type(record).__name__}, expected a JSON object")
+    return record
