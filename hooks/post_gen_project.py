@@ -4,31 +4,51 @@ Cookiecutter renders this file with Jinja and runs it with the generated project
 directory. It must never fail: a failing post-generation hook makes Cookiecutter delete the
 whole project, so every optional step (git) only warns.
 
-Two callers, told apart by the ``_commit`` answer that only cruft adds:
+Three callers, told apart by the ``_commit`` answer that only cruft adds and by where the
+project is being written:
 
 * ``cookiecutter`` (CLI or API): prune, write ``.cruft.json`` (so that ``cruft check`` and
   ``cruft update`` work as if the project had been made with ``cruft create``), ``git init``
   with a first commit when asked, and print the next steps.
-* cruft (``cruft create``, and the throw-away renders of ``cruft update`` / ``cruft diff`` in a
-  temporary folder): prune only. cruft writes ``.cruft.json`` itself after this hook, and a
-  ``.git`` folder inside its renders would end up in the update's diff.
+* ``cruft create``: prune; when ``init_git`` is on, write ``.cruft.json`` exactly as cruft is
+  about to (with cruft's own functions, so that the first commit holds it and the tree is clean
+  once cruft rewrites it), then ``git init`` and commit; print the next steps.
+* the throw-away renders of ``cruft update`` and ``cruft diff``: prune only. cruft renders them
+  into a fresh temporary folder (:func:`is_cruft_render`); a ``.git`` folder or a commit there
+  would end up in the update's diff, and the user's project is never this hook's working
+  directory.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRUNED_PATHS", "cruft_state", "init_git", "next_steps", "paths_to_prune", "prune"]
+__all__ = [
+    "PRUNED_PATHS",
+    "cruft_create_state",
+    "cruft_state",
+    "init_git",
+    "is_cruft_render",
+    "missing_release_tag",
+    "next_steps",
+    "paths_to_prune",
+    "prune",
+    "rlcore_requirement",
+]
 
 # Rendered by Cookiecutter (see pre_gen_project.py for why a raw string holds it intact).
 RENDERED_JSON = r"""{{ {"cookiecutter": cookiecutter, "template_root": template_root()} | jsonify }}"""
+# Python's tempfile names a folder "tmp" and 8 characters of this set (TemporaryDirectory()).
+_TEMPFILE_NAME = re.compile(r"tmp[a-z0-9_]{8}")
 
 # Folders cannot be made conditional by their names, so every optional part of the tree is
 # generated and the paths that the answers turn off are removed here. Keys: an answer, then
@@ -86,7 +106,10 @@ def prune(project: Path, paths: Sequence[str]) -> None:
 
 
 def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as error:  # a folder that is gone: this hook must not fail
+        return subprocess.CompletedProcess(["git", *args], 1, "", str(error))
 
 
 def _looks_remote(template: str) -> bool:
@@ -157,39 +180,155 @@ def init_git(project: Path, author_name: str, author_email: str) -> str:
     return "initialised a git repository with a first commit (branch main)"
 
 
-def next_steps(answers: Mapping[str, Any]) -> str:
-    """Return the instructions printed after generation."""
-    index_note = (
-        "\n  # rlcore is installed from your package index: pass --extra-index-url <index URL> to pip"
-        "\n  # (or `pip install -e <rlcore checkout>` first)."
-        if answers["rlcore_source"] == "index"
-        else ""
-    )
+def is_cruft_render(project: Path) -> bool:
+    """Whether ``project`` is a throw-away render of ``cruft update`` or ``cruft diff``.
+
+    cruft renders the old and the new template into a folder that ``TemporaryDirectory()`` made
+    in the temporary folder (``tmp`` and 8 random characters), holding nothing but the project,
+    and diffs them; ``cruft create`` writes into the output folder the user chose.
+    """
+    parent = project.resolve().parent
+    try:
+        alone = [entry.name for entry in parent.iterdir()] == [project.name]
+    except OSError:
+        return False
     return (
-        f"Created {answers['project_slug']}. Next steps:\n"
-        f"  cd {answers['project_slug']}\n"
-        "  python -m pip install torch --index-url https://download.pytorch.org/whl/cpu"
-        "  # or your CUDA build\n"
-        f'  python -m pip install -e ".[dev]"{index_note}\n'
-        "  pre-commit install\n"
-        "  python -m pytest"
+        alone
+        and _TEMPFILE_NAME.fullmatch(parent.name) is not None
+        and parent.parent == Path(tempfile.gettempdir()).resolve()
     )
+
+
+def cruft_create_state(answers: Mapping[str, Any], template_root: str) -> str | None:
+    """Return the ``.cruft.json`` text that ``cruft create`` writes after this hook, or ``None``.
+
+    It is made with cruft's own functions (the interpreter running this hook runs cruft), from
+    the same template folder and the answers given, so that the first commit holds the file
+    cruft then writes over it byte for byte. ``None`` when cruft cannot be imported or fails.
+    A ``cruft create --checkout``, ``--directory`` or ``--skip`` changes the file cruft writes
+    (the hook does not see them): the project then shows ``.cruft.json`` as changed.
+    """
+    try:
+        # The template's extensions (local_extensions.py) are imported from its folder.
+        if template_root not in sys.path:
+            sys.path.insert(0, template_root)
+        from cruft._commands.utils.cookiecutter import generate_cookiecutter_context
+        from cruft._commands.utils.cruft import json_dumps
+
+        extra = {key: value for key, value in answers.items() if not key.startswith("_")}
+        context = generate_cookiecutter_context(
+            str(answers["_template"]),
+            str(answers["_commit"]),
+            Path(template_root),
+            extra_context=extra,
+            no_input=True,
+        )
+        state = {
+            "template": answers["_template"],
+            "commit": answers["_commit"],
+            "checkout": None,
+            "context": context,
+            "directory": None,
+        }
+        return str(json_dumps(state))
+    except Exception:  # any failure: the project is committed without it
+        return None
+
+
+def missing_release_tag(answers: Mapping[str, Any], template_root: str) -> str | None:
+    """Why ``pip install`` cannot get rlcore from the template's repository, or ``None``.
+
+    With ``rlcore_source == "git"`` the project requires rlcore at the tag ``v<rlcore_version>``
+    of the template's repository, of which ``template_root`` is a checkout (the template itself,
+    or the clone Cookiecutter or cruft made of it): the tag must be there, with ``rlcore/``.
+    """
+    if answers["rlcore_source"] != "git":
+        return None
+    tag = f"v{answers['rlcore_version']}"
+    root = Path(template_root)
+    if shutil.which("git") is None:
+        return f"git was not found on PATH, and pip needs it to install rlcore from the tag {tag}"
+    if _git("rev-parse", "--verify", "--quiet", "refs/tags/" + tag + "^{commit}", cwd=root).returncode != 0:
+        return (
+            f"the template's repository ({answers['_template']}) has no tag {tag}, which the project "
+            f"takes rlcore from: `pip install` fails until it has (`git fetch --tags` in a clone of "
+            f"it; a maintainer creates it with `make release`), or make the project with "
+            f"rlcore_source=index"
+        )
+    if _git("cat-file", "-e", f"{tag}:rlcore/pyproject.toml", cwd=root).returncode != 0:
+        return (
+            f"the tag {tag} of the template's repository has no rlcore/pyproject.toml to install rlcore from"
+        )
+    return None
+
+
+def rlcore_requirement(project: Path) -> str:
+    """The rlcore requirement the project's pyproject.toml holds (``"rlcore"`` if none is found)."""
+    import tomllib
+
+    try:
+        dependencies = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+            "dependencies"
+        ]
+    except (OSError, ValueError, KeyError):
+        return "rlcore"
+    return next((str(d) for d in dependencies if re.match(r"rlcore\b(?!-)", str(d))), "rlcore")
+
+
+#: The PyTorch install line of the two READMEs and of the next steps.
+TORCH_COMMAND = "python -m pip install torch==2.13.0"
+
+
+def next_steps(answers: Mapping[str, Any], rlcore: str, *, git_ready: bool) -> str:
+    """Return the instructions printed after generation: commands to run, one per line.
+
+    ``rlcore`` is the project's rlcore requirement; ``git_ready`` says whether the project is a
+    git repository already (``pre-commit install`` needs one).
+    """
+    if answers["rlcore_source"] == "git":
+        source = f"# rlcore from {rlcore.partition(' @ ')[2]}"
+    else:
+        source = (
+            f"# rlcore from PyPI ({rlcore}); from your lab's index or a wheelhouse: add "
+            f"--extra-index-url <index URL> or --find-links <folder> (README)"
+        )
+    lines = [
+        f"Created {answers['project_slug']}. Next steps:",
+        f"  cd {answers['project_slug']}",
+        f"  {TORCH_COMMAND}   # first: the build for your hardware (README)",
+        f'  python -m pip install -e ".[dev]"   {source}',
+        "  python -m pytest",
+        "  pre-commit install" if git_ready else "  git init && pre-commit install",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> int:
     rendered = json.loads(RENDERED_JSON)
     answers: dict[str, Any] = rendered["cookiecutter"]
+    root = str(rendered["template_root"])
     project = Path.cwd()
     prune(project, paths_to_prune(answers, PRUNED_PATHS))
     if "_commit" in answers:
-        return 0
-    state = cruft_state(answers, rendered["template_root"])
-    (project / ".cruft.json").write_text(
-        json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+        if is_cruft_render(project):
+            return 0
+        state = cruft_create_state(answers, root) if answers["init_git"] else None
+        if state is not None:
+            (project / ".cruft.json").write_text(state, encoding="utf-8")
+    else:
+        cookiecutter_state = cruft_state(answers, root)
+        (project / ".cruft.json").write_text(
+            json.dumps(cookiecutter_state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    git_ready = False
     if answers["init_git"]:
-        print(init_git(project, str(answers["author_name"]), str(answers["author_email"])))
-    print(next_steps(answers))
+        report = init_git(project, str(answers["author_name"]), str(answers["author_email"]))
+        print(report)
+        git_ready = (project / ".git").exists() or report.startswith("not running")
+    problem = missing_release_tag(answers, root)
+    if problem:
+        print(f"WARNING: {problem}")
+    print(next_steps(answers, rlcore_requirement(project), git_ready=git_ready))
     return 0
 
 

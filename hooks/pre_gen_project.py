@@ -18,6 +18,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
@@ -33,6 +34,10 @@ __all__ = [
     "check_project_slug",
     "check_single_line",
     "check_text",
+    "check_version",
+    "compatible_range",
+    "rlcore_requirement",
+    "template_git_url",
     "validate",
 ]
 
@@ -40,6 +45,9 @@ __all__ = [
 # triple-quoted string always holds it intact). Unrendered, this module can be imported by tests
 # and by local_extensions.py, which runs some of these checks before the project folder exists.
 ANSWERS_JSON = r"""{{ cookiecutter | jsonify }}"""
+# The template's root folder on this machine (local_extensions.template_root): where the
+# template was read, a clone when it came from a URL.
+TEMPLATE_ROOT = r"""{{ template_root() }}"""
 
 # Folders of the project's own layout, which a package or distribution of the same name would
 # be confused with.
@@ -244,17 +252,20 @@ def check_single_line(key: str, value: str) -> str | None:
     return None
 
 
-def check_git_url(url: str) -> str | None:
-    """Return why pip cannot clone ``url`` as ``git+<url>@<tag>``, or ``None`` if it can."""
+def check_git_url(url: str, key: str = "the template URL") -> str | None:
+    """Return why pip cannot clone ``url`` as ``git+<url>@<tag>``, or ``None`` if it can.
+
+    ``key`` names the URL in the message.
+    """
     outside = [char for char in url if not _URL_CHARACTER.fullmatch(char)]
     if outside:
         return (
-            f"rlcore_git_url {url!r} holds {outside[0]!r}, which is not a URL character "
+            f"{key} {url!r} holds {outside[0]!r}, which is not a URL character "
             f"(RFC 3986): percent-encode it (e.g. {quote(outside[0], safe='')!r}) or remove it"
         )
     if _BROKEN_PERCENT_ESCAPE.search(url):
         return (
-            f"rlcore_git_url {url!r} holds a '%' that does not start a percent-escape "
+            f"{key} {url!r} holds a '%' that does not start a percent-escape "
             f"(%XX, two hex digits): write '%25' for a literal '%'"
         )
     try:
@@ -264,7 +275,7 @@ def check_git_url(url: str) -> str | None:
         parts = None
     if parts is not None and parts.password is not None:
         return (
-            f"rlcore_git_url {_redact(parts)!r} holds a password or token, which would be committed "
+            f"{key} {_redact(parts)!r} holds a password or token, which would be committed "
             f"with pyproject.toml: use the URL without it and a git credential helper or ssh://"
         )
     valid = (
@@ -277,7 +288,7 @@ def check_git_url(url: str) -> str | None:
     )
     if not valid:
         return (
-            f"rlcore_git_url {url!r} is not a repository URL pip can clone: expected "
+            f"{key} {url!r} is not a repository URL pip can clone: expected "
             f"{', '.join(s + '://' for s in _GIT_SCHEMES)} followed by the repository, without a "
             f"'git+' prefix, '@tag' or '#fragment' (e.g. 'https://github.com/your-lab/rlcore.git')"
         )
@@ -290,24 +301,111 @@ def _redact(parts: SplitResult) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
+# cookiecutter's abbreviations of hosted repositories (its default `abbreviations`).
+_ABBREVIATIONS = {
+    "gh": "https://github.com/{0}.git",
+    "gl": "https://gitlab.com/{0}.git",
+    "bb": "https://bitbucket.org/{0}",
+}
+_RELEASE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
+
+def template_git_url(template: str, template_root: str) -> str:
+    """Return the URL pip clones the template's own repository from (without ``git+``).
+
+    ``template`` is what the template was generated from (Cookiecutter's and cruft's
+    ``_template`` answer): a path, a URL or an abbreviation; ``template_root`` is the template's
+    folder on this machine, which is where a relative path leads (Cookiecutter reads a local
+    template in place; cruft records local paths as absolute ones). A local path becomes a
+    ``file://`` URL, an scp-like address ``git@host:path`` becomes ``ssh://git@host/path``, and
+    ``gh:``, ``gl:`` and ``bb:`` their hosts' URLs, so that the same answers give the same URL on
+    every render (``cruft update`` renders with the recorded ``_template``). The templates render
+    it with the same rules in Jinja (``templates/rlcore.jinja``).
+
+    Example:
+        >>> template_git_url("gh:your-lab/rl-template", "/tmp/clone")
+        'https://github.com/your-lab/rl-template.git'
+        >>> template_git_url("git@github.com:your-lab/rl-template.git", "/tmp/clone")
+        'ssh://git@github.com/your-lab/rl-template.git'
+        >>> template_git_url("/srv/templates/rl template", "/tmp/clone")
+        'file:///srv/templates/rl%20template'
+    """
+    text = template.strip()
+    if text.startswith("git+"):
+        text = text[len("git+") :]
+    prefix, _, rest = text.partition(":")
+    if prefix in _ABBREVIATIONS and rest and not rest.startswith("//"):
+        return _ABBREVIATIONS[prefix].format(rest)
+    if "://" in text:
+        return text
+    if rest and "@" in prefix and "/" not in prefix and not rest.startswith("/"):
+        return f"ssh://{prefix}/{rest}"
+    return Path(text if text.startswith("/") else template_root).as_uri()
+
+
+def compatible_range(version: str) -> str:
+    """The specifier of the rlcore releases that keep every public name of ``version``.
+
+    rlcore removes deprecated names in minor releases while it is 0.x, in major releases from
+    1.0 (its deprecation policy), so ``0.Y.Z`` gives ``>=0.Y.Z,<0.(Y+1)`` and ``X.Y.Z`` (X >= 1)
+    gives ``>=X.Y,<X+1``.
+
+    Example:
+        >>> compatible_range("0.2.0"), compatible_range("1.4.2")
+        ('>=0.2.0,<0.3', '>=1.4,<2')
+    """
+    major, minor, patch = (int(part) for part in version.split("."))
+    if major == 0:
+        return f">=0.{minor}.{patch},<0.{minor + 1}"
+    return f">={major}.{minor},<{major + 1}"
+
+
+def rlcore_requirement(answers: Mapping[str, Any], extras: str, template_root: str) -> str:
+    """Return the project's rlcore requirement (PEP 508) for these answers.
+
+    It depends on the stored answers alone (``rlcore_source``, ``rlcore_version`` and the
+    recorded ``_template``), so a template update, which renders the old and the new template
+    with the same answers, never moves it: ``rlcore upgrade`` does, after the tests pass, and
+    records the new version in ``.cruft.json``. ``extras`` is ``""`` or ``"[a,b]"``.
+    """
+    version = str(answers["rlcore_version"])
+    if answers["rlcore_source"] == "git":
+        url = template_git_url(str(answers.get("_template", "")), template_root)
+        return f"rlcore{extras} @ git+{url}@v{version}#subdirectory=rlcore"
+    return f"rlcore{extras}{compatible_range(version)}"
+
+
+def check_version(version: str) -> str | None:
+    """Return why ``version`` is not an rlcore release number (``X.Y.Z``), or ``None``."""
+    if not _RELEASE.fullmatch(version):
+        return (
+            f"rlcore_version {_shorten(version)} is not a release number: expected X.Y.Z "
+            f"(e.g. '0.2.0'), the rlcore release the project is written against"
+        )
+    return None
+
+
 # The free-text answers; the answers with a specific format have their own check.
 _FREE_TEXT = ("project_name", "project_short_description", "author_name")
 _FORMAT_CHECKS: dict[str, Callable[[str], str | None]] = {
     "project_slug": check_project_slug,
     "package_name": check_package_name,
     "author_email": check_email,
+    "rlcore_version": check_version,
 }
 
 
-def validate(answers: Mapping[str, Any]) -> list[str]:
+def validate(answers: Mapping[str, Any], template_root: str | None = None) -> list[str]:
     """Return one message per invalid answer (an empty list when all are valid).
 
     Every text answer is checked (:func:`check_text`), whether or not it is rendered: Cookiecutter
     writes all of them into the replay file and the post-generation hook into ``.cruft.json``.
-    Choices and yes/no answers are Cookiecutter's to check; ``_``-keys are its own entries.
+    Choices and yes/no answers are Cookiecutter's to check; ``_``-keys are its own entries. With
+    ``rlcore_source == "git"`` and the ``template_root`` known, the URL the project will take
+    rlcore from (:func:`template_git_url`) must be one pip can clone and hold no secret.
     """
     # The rendered JSON has its keys sorted: report the answers with a check of their own first.
-    checked = [*_FREE_TEXT, *_FORMAT_CHECKS, "rlcore_git_url"]
+    checked = [*_FREE_TEXT, *_FORMAT_CHECKS]
     keys = [key for key in checked if key in answers] + sorted(set(answers) - set(checked))
     problems: list[str | None] = []
     for key in keys:
@@ -318,14 +416,17 @@ def validate(answers: Mapping[str, Any]) -> list[str]:
         problem = problem or check_text(key, value)
         if problem is None and key in _FORMAT_CHECKS:
             problem = _FORMAT_CHECKS[key](value)
-        if problem is None and key == "rlcore_git_url" and answers.get("rlcore_source") == "git":
-            problem = check_git_url(value)
         problems.append(problem)
+    if answers.get("rlcore_source") == "git" and template_root is not None:
+        url = template_git_url(str(answers.get("_template", "")), template_root)
+        problems.append(
+            check_git_url(url, "rlcore_source=git takes rlcore from the template's repository, but its URL")
+        )
     return [problem for problem in problems if problem is not None]
 
 
 def main() -> int:
-    problems = validate(json.loads(ANSWERS_JSON))
+    problems = validate(json.loads(ANSWERS_JSON), TEMPLATE_ROOT)
     for problem in problems:
         print(f"ERROR: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -31,6 +31,7 @@ __all__ = [
     "make_overlay_venv",
     "pairwise",
     "project_files",
+    "release_repo",
     "run",
 ]
 
@@ -39,7 +40,13 @@ REPO = Path(__file__).resolve().parents[1]
 # survive between runs, so only the first run pays for analysing torch or installing hooks.
 CACHE = REPO / ".cache"
 # What makes up the template (everything else at the root belongs to the monorepo).
-TEMPLATE_FILES = ("cookiecutter.json", "local_extensions.py", "hooks", "{{cookiecutter.project_slug}}")
+TEMPLATE_FILES = (
+    "cookiecutter.json",
+    "local_extensions.py",
+    "hooks",
+    "templates",
+    "{{cookiecutter.project_slug}}",
+)
 
 
 def choice_options() -> dict[str, list[Any]]:
@@ -180,6 +187,28 @@ def copy_template(destination: Path) -> Path:
 def copy_template_repo(destination: Path) -> Path:
     """Copy the template's files into a fresh git repository with one commit; return its path."""
     _git_commit(copy_template(destination), "Template")
+    return destination
+
+
+# Build and tool outputs that a copy of rlcore/ leaves behind.
+_RLCORE_IGNORE = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".hypothesis", ".ruff_cache", "*.egg-info", "dist"
+)
+
+
+def release_repo(destination: Path) -> Path:
+    """A git repository like this one at an rlcore release: the template and ``rlcore/``, tagged.
+
+    The template's files and this checkout's ``rlcore/`` (as on disk now) in one commit, tagged
+    ``v<rlcore.__version__>``: what a lab's hosted template repository holds after ``make
+    release``, so that the default ``rlcore_source=git`` installs from it. Return its path.
+    """
+    import rlcore
+
+    copy_template(destination)
+    shutil.copytree(REPO / "rlcore", destination / "rlcore", ignore=_RLCORE_IGNORE)
+    _git_commit(destination, "Template and rlcore")
+    run(["git", "tag", "-a", f"v{rlcore.__version__}", "-m", f"rlcore {rlcore.__version__}"], destination)
     return destination
 
 

@@ -2,10 +2,12 @@
 
 Regression tests of an adversarial review of the template's answers, each with its original input:
 
-* an ``rlcore_git_url`` holding quotes added a dependency to the generated pyproject.toml, or
-  made it unparsable: validation now rejects anything outside the URL character set, and every
-  answer in pyproject.toml is escaped (``local_extensions.escaped_answers``), so a value that
-  validation lets through still cannot change the file's structure;
+* a git URL holding quotes added a dependency to the generated pyproject.toml, or made it
+  unparsable: the URL rlcore is installed from (now the template's own, with ``rlcore_source=git``)
+  is rejected when anything in it is outside the URL character set, a local path is written as a
+  percent-encoded ``file://`` URL, and every answer in pyproject.toml is escaped
+  (``local_extensions.escaped_answers``), so a value that validation lets through still cannot
+  change the file's structure;
 * package names that break the project (``tyro``, ``pytest``, ``__main__``) were accepted: every
   module of every dependency is reserved, and so is every dependency's distribution name;
 * an author name of undecodable bytes, or a 260-character name, failed while files were being
@@ -24,6 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import cruft
 import pytest
@@ -31,20 +34,17 @@ import tomllib
 import yaml
 from cookiecutter.exceptions import FailedHookException, UndefinedVariableInTemplate
 from cookiecutter.main import cookiecutter
-from helpers import REPO, bake, copy_template_repo, load_module, project_files
+from helpers import REPO, bake, copy_template_repo, load_module, project_files, release_repo
 from packaging.requirements import Requirement
 
+import rlcore
+
 pre_gen = load_module(REPO / "hooks" / "pre_gen_project.py", "template_pre_gen_project")
+RLCORE_VERSION = rlcore.__version__
 
 # (answers, the answer the message must name, a regular expression the message must match).
 REJECTED: list[tuple[dict[str, Any], str, str]] = [
     # The original inputs of the review.
-    (
-        {"rlcore_source": "git", "rlcore_git_url": 'https://h/r.git","evil-pkg>=0","x'},
-        "rlcore_git_url",
-        r"""holds '"', which is not a URL character \(RFC 3986\): percent-encode it \(e\.g\. '%22'\)""",
-    ),
-    ({"rlcore_source": "git", "rlcore_git_url": 'https://h/a"b'}, "rlcore_git_url", "not a URL character"),
     ({"package_name": "tyro"}, "package_name", r"is the module 'tyro' of the project's dependency 'tyro'"),
     ({"package_name": "pytest"}, "package_name", r"is the module 'pytest' of the project's dependency"),
     ({"package_name": "__main__"}, "package_name", r"starts with an underscore.*\(e\.g\. 'main'\)"),
@@ -52,26 +52,6 @@ REJECTED: list[tuple[dict[str, Any], str, str]] = [
     ({"package_name": "a" * 260}, "package_name", r"is too long \(260 characters\): at most 100"),
     ({"project_slug": "a" * 260}, "project_slug", r"is too long \(260 characters\): at most 100"),
     # The same classes of defect, found around them.
-    ({"rlcore_source": "git", "rlcore_git_url": "https://h\\r.git"}, "rlcore_git_url", "not a URL character"),
-    (
-        {"rlcore_source": "git", "rlcore_git_url": "https://h/r\t.git"},
-        "rlcore_git_url",
-        "not a URL character",
-    ),
-    (
-        {"rlcore_source": "git", "rlcore_git_url": "https://h/r\x7f.git"},
-        "rlcore_git_url",
-        "control character",
-    ),
-    ({"rlcore_source": "git", "rlcore_git_url": "https://hé.org/r.git"}, "rlcore_git_url", "'%C3%A9'"),
-    (
-        {"rlcore_source": "git", "rlcore_git_url": "https://h/r`x`.git"},
-        "rlcore_git_url",
-        "not a URL character",
-    ),
-    ({"rlcore_source": "git", "rlcore_git_url": "https://h/r%zz.git"}, "rlcore_git_url", "percent-escape"),
-    ({"rlcore_source": "git", "rlcore_git_url": "https://[::1/r.git"}, "rlcore_git_url", "pip can clone"),
-    ({"rlcore_source": "git", "rlcore_git_url": "https://h:port/r.git"}, "rlcore_git_url", "pip can clone"),
     ({"package_name": "__init__"}, "package_name", "starts with an underscore"),
     ({"package_name": "_private"}, "package_name", "starts with an underscore"),
     (
@@ -94,8 +74,6 @@ REJECTED: list[tuple[dict[str, Any], str, str]] = [
     ({"project_short_description": "RL\x00"}, "project_short_description", r"control character U\+0000"),
     ({"author_name": "Ada\u202eecalevoL"}, "author_name", r"U\+202E \(RIGHT-TO-LEFT OVERRIDE\)"),
     ({"author_email": "ada@example.org\udcff"}, "author_email", "lone surrogate"),
-    # Unused (rlcore from the index), but written into the replay file and .cruft.json all the same.
-    ({"rlcore_git_url": "\udcff"}, "rlcore_git_url", "lone surrogate"),
 ]
 
 
@@ -133,13 +111,47 @@ def test_rejected_before_any_file_is_written(
     assert re.search(message, got), got
 
 
-def test_a_password_in_the_git_url_is_rejected_without_showing_it(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    url = "https://ada:ghp_s3cret@github.com/lab/rlcore.git"
-    got = rejection(tmp_path, capfd, lambda: bake(REPO, tmp_path, rlcore_source="git", rlcore_git_url=url))
-    assert got.startswith("rlcore_git_url 'https://ada:***@github.com/lab/rlcore.git' holds a password")
-    assert "s3cret" not in got
+# The URL rlcore comes from with rlcore_source=git: the template's own, as cookiecutter or cruft
+# was given it. (URL, a regular expression its rejection must match.)
+URL_PREFIX = "rlcore_source=git takes rlcore from the template's repository, but its URL"
+URL_REJECTED: list[tuple[str, str]] = [
+    (
+        'https://h/r.git","evil-pkg>=0","x',
+        r"""holds '"', which is not a URL character \(RFC 3986\): percent-encode it \(e\.g\. '%22'\)""",
+    ),
+    ('https://h/a"b', "not a URL character"),
+    ("https://h\\r.git", "not a URL character"),
+    ("https://h/r\t.git", "not a URL character"),
+    ("https://hé.org/r.git", "'%C3%A9'"),
+    ("https://h/r`x`.git", "not a URL character"),
+    ("https://h/r%zz.git", "percent-escape"),
+    ("https://[::1/r.git", "pip can clone"),
+    ("https://h:port/r.git", "pip can clone"),
+]
+
+
+@pytest.mark.parametrize(("url", "message"), URL_REJECTED, ids=[ascii(url)[:40] for url, _ in URL_REJECTED])
+def test_template_urls_pip_cannot_read_are_rejected(url: str, message: str) -> None:
+    problems = pre_gen.validate({"rlcore_source": "git", "rlcore_version": "0.2.0", "_template": url}, "/tmp")
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{URL_PREFIX} {url!r} "), problems[0]
+    assert re.search(message, problems[0]), problems[0]
+    # The index source does not install from it: nothing to reject.
+    assert (
+        pre_gen.validate({"rlcore_source": "index", "rlcore_version": "0.2.0", "_template": url}, "/tmp")
+        == []
+    )
+
+
+def test_a_password_in_the_template_url_is_rejected_without_showing_it() -> None:
+    url = "https://ada:ghp_s3cret@github.com/lab/rl-template.git"
+    (problem,) = pre_gen.validate(
+        {"rlcore_source": "git", "rlcore_version": "0.2.0", "_template": url}, "/tmp"
+    )
+    assert problem.startswith(
+        f"{URL_PREFIX} 'https://ada:***@github.com/lab/rl-template.git' holds a password"
+    )
+    assert "s3cret" not in problem
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +160,8 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_template_repo(tmp_path_factory.mktemp("cruft") / "template")
 
 
-# The review's original inputs (the first eight cases), through cruft too.
-CRUFT_CASES = REJECTED[:8]
+# The review's original inputs (the first six cases), through cruft too.
+CRUFT_CASES = REJECTED[:6]
 
 
 @pytest.mark.parametrize(("answers", "key", "message"), CRUFT_CASES, ids=ids(CRUFT_CASES))
@@ -215,14 +227,8 @@ def dependencies(project: Path) -> tuple[list[str], dict[str, list[str]]]:
 
 @pytest.fixture(scope="module")
 def intended(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[str, list[str]]]:
-    """The dependencies of a bake with plain answers and the git source."""
-    project = bake(
-        REPO,
-        tmp_path_factory.mktemp("plain"),
-        rlcore_source="git",
-        rlcore_git_url="https://example.org/lab/rlcore.git",
-        init_git=False,
-    )
+    """The dependencies of a bake with plain answers."""
+    project = bake(REPO, tmp_path_factory.mktemp("plain"), rlcore_source="index", init_git=False)
     return dependencies(project)
 
 
@@ -235,8 +241,7 @@ def test_hostile_accepted_answers_keep_the_pyproject_structure(
         "project_name": name,
         "project_short_description": name,
         "author_name": name,
-        "rlcore_source": "git",
-        "rlcore_git_url": "https://example.org/lab/rlcore.git",
+        "rlcore_source": "index",
         "init_git": False,
     }
     project = bake(REPO, tmp_path, **answers)
@@ -256,26 +261,36 @@ def test_hostile_accepted_answers_keep_the_pyproject_structure(
 @pytest.mark.parametrize(
     "url",
     [
-        "https://example.org/lab/o'brien/rlcore.git",
-        "https://example.org/~ada/rl%20core.git",
-        "ssh://git@example.org:2222/lab/rlcore.git",
-        "https://[::1]:8080/lab/rlcore.git",
+        "https://example.org/lab/o'brien/rl-template.git",
+        "https://example.org/~ada/rl%20template.git",
+        "ssh://git@example.org:2222/lab/rl-template.git",
+        "https://[::1]:8080/lab/rl-template.git",
         "file:///srv/git/r!$&()*+,;=.git",
     ],
 )
-def test_accepted_git_urls_are_the_requirement_pip_reads(tmp_path: Path, url: str) -> None:
-    assert pre_gen.check_git_url(url) is None
-    project = bake(REPO, tmp_path, rlcore_source="git", rlcore_git_url=url, init_git=False)
+def test_accepted_template_urls_are_the_requirement_pip_reads(url: str) -> None:
+    answers = {"rlcore_source": "git", "rlcore_version": "0.2.0", "_template": url}
+    assert pre_gen.validate(answers, "/tmp") == []
+    requirement = Requirement(pre_gen.rlcore_requirement(answers, "[plot]", "/tmp"))
+    assert (requirement.name, requirement.extras) == ("rlcore", {"plot"})
+    assert requirement.url == f"git+{url}@v0.2.0#subdirectory=rlcore"
+
+
+def test_a_template_path_of_any_characters_becomes_a_file_url_pip_reads(tmp_path: Path) -> None:
+    # A local template is written as a percent-encoded file:// URL, whatever its folder is called.
+    template = release_repo(tmp_path / 'it\'s "our" lab ~ü %20' / "template")
+    project = bake(template, tmp_path / "out", rlcore_source="git", init_git=False)
     (rlcore,) = [Requirement(d) for d in dependencies(project)[0] if Requirement(d).name == "rlcore"]
-    assert rlcore.url is not None
-    assert re.fullmatch(re.escape(f"git+{url}@v") + r"[0-9.]+#subdirectory=rlcore", rlcore.url), rlcore.url
+    assert rlcore.url == f"git+{template.resolve().as_uri()}@v{RLCORE_VERSION}#subdirectory=rlcore"
+    assert unquote(urlsplit(rlcore.url.removeprefix("git+")).path.rpartition("@")[0]) == str(
+        template.resolve()
+    )
 
 
 def test_escaping_holds_where_validation_is_skipped(
     tmp_path: Path, intended: tuple[list[str], dict[str, list[str]]]
 ) -> None:
-    # Without the hooks (so without validation), the original injection stays inside its string.
-    url = 'https://h/r.git","evil-pkg>=0","x'
+    # Without the hooks (so without validation), an injection stays inside its string.
     name = 'Eve" }]\n[tool.evil]\nx = "1'
     project = Path(
         cookiecutter(
@@ -283,12 +298,11 @@ def test_escaping_holds_where_validation_is_skipped(
             no_input=True,
             accept_hooks=False,
             output_dir=str(tmp_path),
-            extra_context={"rlcore_source": "git", "rlcore_git_url": url, "author_name": name},
+            extra_context={"rlcore_source": "index", "author_name": name},
         )
     )
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-    wanted = [d.replace("https://example.org/lab/rlcore.git", url) for d in intended[0]]
-    assert pyproject["project"]["dependencies"] == wanted
+    assert pyproject["project"]["dependencies"] == intended[0]
     assert pyproject["project"]["authors"][0]["name"] == name
     assert "evil" not in pyproject["tool"]
 

@@ -299,9 +299,16 @@ def test_readme_installs_torch_first_then_the_project_then_tests(
     assert readme.startswith(f"# {answers['project_name']}\n")
     # The first block installs and tests; with an example agent, later ones train and sweep.
     block = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)[0]
-    install, test = block.strip().splitlines()
-    torch_at, project_at = install.find("pip install torch"), install.find('pip install -e ".[dev]"')
-    assert 0 <= torch_at < project_at
-    assert test == "python -m pytest"
-    if answers["rlcore_source"] == "git":
-        assert answers["rlcore_git_url"] in readme
+    commands = [line.partition("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == [
+        "python -m pip install --upgrade pip",
+        "python -m pip install torch==2.13.0",
+        'python -m pip install -e ".[dev]"',
+        "python -m pytest",
+        "pre-commit install",
+    ]
+    # The README names the requirement pyproject.toml holds.
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    (rlcore,) = [Requirement(d) for d in pyproject["project"]["dependencies"] if d.startswith("rlcore")]
+    named = [Requirement(text) for text in re.findall(r"`(rlcore(?: @ |[<>=]).*?)`", readme)]
+    assert (rlcore.url, rlcore.specifier) in [(r.url, r.specifier) for r in named]

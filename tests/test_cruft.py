@@ -30,7 +30,7 @@ def commit_template_change(template: Path) -> None:
 
 
 def test_cookiecutter_bake_is_tracked_by_cruft(tmp_path: Path, template: Path) -> None:
-    project = bake(template, tmp_path / "out")
+    project = bake(template, tmp_path / "out", rlcore_source="index")
     assert "SUCCESS" in run([*CRUFT, "check"], project).stdout
 
     commit_template_change(template)
@@ -54,15 +54,30 @@ def test_cookiecutter_bake_is_tracked_by_cruft(tmp_path: Path, template: Path) -
     assert "SUCCESS" in run([*CRUFT, "check"], project).stdout
 
 
-def test_cruft_create_prunes_and_leaves_git_to_the_user(tmp_path: Path, template: Path) -> None:
-    extra = json.dumps({"notebooks": "no", "ci": "none", "license": "none"})
+def test_cruft_create_prunes_and_commits_when_asked(tmp_path: Path, template: Path) -> None:
+    extra = json.dumps({"notebooks": "no", "ci": "none", "license": "none", "rlcore_source": "index"})
     run([*CRUFT, "create", "--no-input", "--extra-context", extra, str(template)], tmp_path)
     project = tmp_path / "rl-research"
     state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
     assert state["template"] == str(template)
     assert project_files(project) == expected_files(state["context"]["cookiecutter"])
-    assert not (project / ".git").exists()
+    # init_git (on by default): one commit with every file, .cruft.json included, and a clean tree
+    # once cruft has written .cruft.json over the hook's identical copy.
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    committed = set(run(["git", "ls-files"], project).stdout.split())
+    assert committed == project_files(project)
+    assert run(["git", "rev-list", "--count", "HEAD"], project).stdout.strip() == "1"
+    # pre-commit can install its hook right away.
+    run([sys.executable, "-m", "pre_commit", "install"], project)
+    assert (project / ".git" / "hooks" / "pre-commit").is_file()
     assert "SUCCESS" in run([*CRUFT, "check"], project).stdout
+
+
+def test_cruft_create_without_init_git_leaves_git_to_the_user(tmp_path: Path, template: Path) -> None:
+    extra = json.dumps({"init_git": "no", "rlcore_source": "index"})
+    output = run([*CRUFT, "create", "--no-input", "--extra-context", extra, str(template)], tmp_path).stdout
+    assert not (tmp_path / "rl-research" / ".git").exists()
+    assert output.rstrip().endswith("git init && pre-commit install")
 
 
 def test_bake_from_a_git_url_records_the_url(tmp_path: Path, template: Path) -> None:
@@ -71,7 +86,13 @@ def test_bake_from_a_git_url_records_the_url(tmp_path: Path, template: Path) -> 
     config.write_text(f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n")
     url = template.as_uri()
     project = Path(
-        cookiecutter(url, no_input=True, output_dir=str(tmp_path / "out"), config_file=str(config))
+        cookiecutter(
+            url,
+            no_input=True,
+            output_dir=str(tmp_path / "out"),
+            config_file=str(config),
+            extra_context={"rlcore_source": "index"},
+        )
     )
     state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
     assert state["template"] == url

@@ -15,8 +15,19 @@ skip_apply_ask=True)``). What they pin down:
 * ``cruft update`` moves to the template's branch tip, not to a release tag, and forgets a tag
   the project was created or updated at (cruft#104, #142): ``cruft update -y --checkout <tag>``
   pins it, and ``cruft check --checkout <tag>`` checks against it. Pass the tag every time.
-* The two upgrade channels meet cleanly: a project whose rlcore pin was moved by
-  ``rlcore upgrade`` takes a template update that moves the same pin the same way.
+* A template update never moves the rlcore requirement: the template renders it from the stored
+  answers (``rlcore_source``, ``rlcore_version``), so a release that moves the default
+  ``rlcore_version`` leaves an existing project's ``pyproject.toml`` byte for byte (a fresh
+  project of that release starts on the new rlcore), and a requirement that ``rlcore upgrade``
+  moved (recording the new ``rlcore_version``) stays through a template update.
+* The template's own ``init_git`` under ``cruft create`` commits a tree that is clean once cruft
+  has written ``.cruft.json``.
+
+The projects take rlcore from an index (``rlcore_source=index``): these template repositories
+hold no ``rlcore/`` and no release tag for the git source. A template's ``local_extensions``
+module, once imported, stays in ``sys.modules`` and serves every later render in the process
+(with ``template_root()`` pointing at the folder it was first imported from, a deleted clone of
+cruft's): :func:`forget_template_modules` drops it before each in-process render.
 
 pre-commit's hook environments live in the git-ignored ``.cache/pre-commit`` so that only the
 first run installs them; ``mypy`` is skipped there (it is a ``language: system`` hook that needs
@@ -42,7 +53,14 @@ import rlcore
 
 pytestmark = pytest.mark.slow
 
-ANSWERS = {"project_name": "Demo", "notebooks": False, "ci": "none", "example_agent": "none"}
+ANSWERS = {
+    "project_name": "Demo",
+    "notebooks": False,
+    "ci": "none",
+    "example_agent": "none",
+    "rlcore_source": "index",
+    "init_git": False,
+}
 PROJECT_ROOT = "{{cookiecutter.project_slug}}"
 CRUFT = Path(sys.executable).with_name("cruft")
 PRE_COMMIT_ENV = {"PRE_COMMIT_HOME": str(CACHE / "pre-commit"), "SKIP": "mypy"}
@@ -80,13 +98,38 @@ def template(tmp_path: Path) -> Path:
     return repo
 
 
+def forget_template_modules() -> None:
+    """Drop the template's ``local_extensions`` module, so that the next render imports its own.
+
+    cookiecutter imports it by name; Python keeps the first one imported in a process, whose
+    ``template_root()`` names the (by then deleted) clone it came from.
+    """
+    sys.modules.pop("local_extensions", None)
+
+
 def create(
-    template: Path, output: Path, *, before_first_commit: Callable[[Path], None] | None = None, **kwargs: Any
+    template: Path,
+    output: Path,
+    *,
+    before_first_commit: Callable[[Path], None] | None = None,
+    answers: dict[str, Any] | None = None,
+    **kwargs: Any,
 ) -> Path:
-    """``cruft create`` a project, ``git init`` it and commit everything; return its folder."""
+    """``cruft create`` a project and commit everything; return its folder.
+
+    With ``init_git`` among ``answers`` the template's hook makes the first commit, and the tree
+    must be clean after cruft wrote ``.cruft.json``; otherwise this ``git init``s and commits.
+    """
+    answers = {**ANSWERS, **(answers or {})}
+    forget_template_modules()
     project = Path(
-        cruft.create(str(template), output_dir=output, extra_context=ANSWERS, no_input=True, **kwargs)
+        cruft.create(str(template), output_dir=output, extra_context=answers, no_input=True, **kwargs)
     )
+    if answers["init_git"]:
+        assert before_first_commit is None
+        assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+        assert git(project, "rev-list", "--count", "HEAD").strip() == "1"
+        return project
     if before_first_commit is not None:
         before_first_commit(project)
     git(project, "init", "--quiet", "--initial-branch=main")
@@ -123,7 +166,7 @@ def conflicting_update(template: Path, output: Path, *, pristine_in_history: boo
     after a ``cruft update`` that cruft reports as a success, conflicts or not (cruft#49, #206).
 
     With ``pristine_in_history`` the project's first commit holds the README as the template
-    rendered it (the template's own ``init_git`` does that), so ``git apply -3`` can merge;
+    rendered it (the template's own ``init_git`` makes it), so ``git apply -3`` can merge;
     without, the user edited it before the first commit and cruft falls back to ``--reject``.
     """
 
@@ -131,11 +174,15 @@ def conflicting_update(template: Path, output: Path, *, pristine_in_history: boo
         readme = project / "README.md"
         readme.write_text(retitle("# Mine")(readme.read_text()))
 
-    project = create(template, output, before_first_commit=None if pristine_in_history else edit)
+    if pristine_in_history:
+        project = create(template, output, answers={"init_git": True})
+    else:
+        project = create(template, output, before_first_commit=edit)
     if pristine_in_history:
         edit(project)
         git(project, "commit", "--quiet", "--all", "-m", "User title")
     change_template(template, "README.md", retitle("# Theirs"), "v2: README")
+    forget_template_modules()
     assert cruft.update(project, skip_apply_ask=True) is True
     return project
 
@@ -222,28 +269,96 @@ def test_update_follows_the_branch_tip_unless_pinned_to_a_tag(template: Path, tm
     # The trap: a plain check compares with the branch tip, and a plain update goes there,
     # although the project was created and updated at tags.
     assert cruft.check(project) is False
+    forget_template_modules()
     assert cruft.update(project, skip_apply_ask=True) is True
     assert "# unreleased work" in (project / ".gitignore").read_text()
     assert (cruft_state(project)["commit"], cruft_state(project)["checkout"]) == (tip, None)
 
 
-def test_template_pin_move_meets_an_rlcore_upgrade(template: Path, tmp_path: Path) -> None:
+def cruft_update(project: Path, checkout: str) -> None:
+    """The documented command, ``cruft update -y --checkout <tag>``, in its own process."""
+    done = subprocess.run(
+        [CRUFT, "update", "-y", "--checkout", checkout],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Good work!" in done.stdout, done.stdout + done.stderr
+    assert not list(project.rglob("*.rej")), "the update left rejected hunks"
+
+
+def release_moving_rlcore_version(template: Path, version: str, tag: str) -> str:
+    """A template release whose ``cookiecutter.json`` starts new projects on rlcore ``version``."""
+    config = template / "cookiecutter.json"
+    text = config.read_text(encoding="utf-8")
+    current = f'"rlcore_version": "{rlcore.__version__}"'
+    assert text.count(current) == 1, "cookiecutter.json's rlcore_version default is not rlcore.__version__"
+    config.write_text(text.replace(current, f'"rlcore_version": "{version}"'), encoding="utf-8")
+    git(template, "commit", "--quiet", "--all", "-m", f"Template: new projects start on rlcore {version}")
+    git(template, "tag", tag)
+    return git(template, "rev-parse", "HEAD").strip()
+
+
+def index_range(version: str) -> str:
+    """The range the template writes for rlcore ``version`` while rlcore is 0.x."""
+    release = Version(version)
+    return f">={release},<0.{release.minor + 1}"
+
+
+def test_template_release_moving_rlcore_version_leaves_the_requirement(
+    template: Path, tmp_path: Path
+) -> None:
     current = Version(rlcore.__version__)
     if current.major != 0:
-        pytest.skip("the pin literals below are written for rlcore 0.x")
-    old = f">=0.{current.minor}.{current.micro},<0.{current.minor + 1}"
-    new = f">=0.{current.minor + 1}.0,<0.{current.minor + 2}"
+        pytest.skip("the ranges below are written for rlcore 0.x")
+    new = f"0.{current.minor + 1}.0"
     project = create(template, tmp_path / "out")
     pyproject = project / "pyproject.toml"
-    assert f'"rlcore{old}"' in pyproject.read_text()
-    # What `rlcore upgrade` does to the file: that one string, nothing else.
-    pyproject.write_text(pyproject.read_text().replace(f'"rlcore{old}"', f'"rlcore{new}"'))
-    git(project, "commit", "--quiet", "--all", "-m", "rlcore upgrade")
-    change_template(
-        template, "pyproject.toml", lambda text: text.replace(f'}}{old}"', f'}}{new}"'), "rlcore pin moves"
-    )
+    assert pyproject.read_text().count(f'"rlcore{index_range(str(current))}"') == 1
+    before = pyproject.read_bytes()
+    released = release_moving_rlcore_version(template, new, "v2")
 
-    assert cruft.update(project, skip_apply_ask=True) is True
-    assert pyproject.read_text().count(f'"rlcore{new}"') == 1
-    assert "<<<<<<<" not in pyproject.read_text() and not list(project.rglob("*.rej"))
+    # The stored answer, not the new default, renders the requirement: no diff reaches it.
+    cruft_update(project, "v2")
+    assert pyproject.read_bytes() == before
+    state = cruft_state(project)
+    assert (state["commit"], state["checkout"]) == (released, "v2")
+    assert state["context"]["cookiecutter"]["rlcore_version"] == str(current)
     assert git(project, "diff", "HEAD", "--name-only").split() == [".cruft.json"]
+
+    # A project made from that release starts on the new rlcore.
+    fresh = create(template, tmp_path / "fresh", checkout="v2")
+    assert f'"rlcore{index_range(new)}"' in (fresh / "pyproject.toml").read_text()
+    assert cruft_state(fresh)["context"]["cookiecutter"]["rlcore_version"] == new
+
+
+def test_a_requirement_moved_by_rlcore_upgrade_stays_through_a_template_update(
+    template: Path, tmp_path: Path
+) -> None:
+    current = Version(rlcore.__version__)
+    if current.major != 0:
+        pytest.skip("the ranges below are written for rlcore 0.x")
+    old, new = index_range(str(current)), index_range(f"0.{current.minor + 1}.0")
+    project = create(template, tmp_path / "out")
+    pyproject = project / "pyproject.toml"
+    # What `rlcore upgrade` does: that one string in pyproject.toml, the answer in .cruft.json.
+    pyproject.write_text(pyproject.read_text().replace(f'"rlcore{old}"', f'"rlcore{new}"'))
+    state = cruft_state(project)
+    state["context"]["cookiecutter"]["rlcore_version"] = f"0.{current.minor + 1}.0"
+    (project / ".cruft.json").write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n")
+    git(project, "commit", "--quiet", "--all", "-m", "rlcore upgrade")
+    upgraded = pyproject.read_bytes()
+    # A template release with tooling changes, and one that moves the default rlcore_version.
+    change_template(template, ".gitignore", lambda text: text + "# from template v2\n", "v2: gitignore")
+    git(template, "tag", "v2")
+    release_moving_rlcore_version(template, f"0.{current.minor + 2}.0", "v3")
+
+    for tag in ("v2", "v3"):
+        cruft_update(project, tag)
+        assert pyproject.read_bytes() == upgraded
+        assert "<<<<<<<" not in pyproject.read_text()
+        git(project, "commit", "--quiet", "--all", "-m", f"Template {tag}")
+    assert (project / ".gitignore").read_text().endswith("# from template v2\n")
+    assert cruft_state(project)["context"]["cookiecutter"]["rlcore_version"] == f"0.{current.minor + 1}.0"

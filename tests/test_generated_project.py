@@ -1,7 +1,7 @@
 """Install a generated project next to this checkout's rlcore and run its own gates (slow).
 
-Two bakes: the defaults but the git option (rlcore from a local ``file://`` git repository
-holding this checkout's ``rlcore/`` at the tag ``v<version>``; PPO, the notebook, CI), and both
+Two bakes: the defaults (rlcore from the template's own git repository, here a local copy
+holding this checkout's template and ``rlcore/`` at the tag ``v<version>``; PPO, the notebook, CI), and both
 agents with rlcore from a package index (``example_agent=all``; here the checkout's rlcore
 satisfies the range). (The defaults as they are, PPO with rlcore from an index, are baked,
 installed and tested by ``test_migration_e2e.py``'s last template update.) Each is
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import AGENTS_OF, CACHE, REPO, bake, make_overlay_venv, run
+from helpers import AGENTS_OF, CACHE, REPO, bake, make_overlay_venv, release_repo, run
 
 import rlcore
 
@@ -38,30 +38,15 @@ class Installed:
     agents: tuple[str, ...]
 
 
-def rlcore_git_repository(path: Path) -> Path:
-    """A git repository with this checkout's ``rlcore/`` (as on disk now) tagged ``v<version>``."""
-    path.mkdir()
-    ignore = shutil.ignore_patterns(
-        "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".hypothesis", ".ruff_cache", "*.egg-info"
-    )
-    shutil.copytree(REPO / "rlcore", path / "rlcore", ignore=ignore)
-    run(["git", "init", "--quiet", "--initial-branch=main"], path)
-    run(["git", "add", "--all"], path)
-    identity = ["-c", "user.name=Template Tests", "-c", "user.email=template-tests@example.org"]
-    run(["git", *identity, "-c", "commit.gpgsign=false", "commit", "--quiet", "-m", "rlcore"], path)
-    run(["git", "tag", f"v{rlcore.__version__}"], path)
-    return path
-
-
 @pytest.fixture(scope="module", params=["git", "index-all"])
 def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """The git option (PPO) and both agents from an index: each baked, installed, ready to test."""
     root = tmp_path_factory.mktemp(f"install-{request.param}")
     source, _, agent = request.param.partition("-")
-    answers: dict[str, str] = {"example_agent": agent} if agent else {}
-    if source == "git":
-        answers = {"rlcore_source": "git", "rlcore_git_url": rlcore_git_repository(root / "rlrepo").as_uri()}
-    project = bake(REPO, root / "out", **answers)
+    answers: dict[str, str] = {"rlcore_source": source} | ({"example_agent": agent} if agent else {})
+    # The git option takes rlcore from the template's own repository at the release tag.
+    template = release_repo(root / "template") if source == "git" else REPO
+    project = bake(template, root / "out", **answers)
     python = make_overlay_venv(root / "venv", rlcore_checkout=source == "index")
     run(
         [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,11 +106,57 @@ def test_bake_inside_a_repository_makes_no_nested_repository(
 
 
 def test_next_steps_are_printed(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    bake(REPO, tmp_path, init_git=False)
+    bake(REPO, tmp_path, init_git=False, rlcore_source="index")
     out = capfd.readouterr().out
     assert out.startswith("Created rl-research. Next steps:\n  cd rl-research\n")
-    assert 'python -m pip install -e ".[dev]"' in out and "--extra-index-url" in out
+    assert 'python -m pip install -e ".[dev]"' in out and "--find-links" in out and "--extra-index-url" in out
     assert "python -m pytest" in out
+    # No repository yet: pre-commit needs one.
+    assert out.rstrip().endswith("git init && pre-commit install")
+
+
+def test_a_missing_release_tag_is_reported_at_generation(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The template's repository lacks the tag that the git source pins: say so now, not at pip time.
+    template = copy_template(tmp_path / "template")
+    run(["git", "init", "--quiet"], template)
+    # In a process of its own: cookiecutter imports local_extensions once per process, and
+    # template_root() is where that module was first found.
+    command = [
+        sys.executable,
+        "-m",
+        "cookiecutter",
+        "--no-input",
+        template,
+        "-o",
+        tmp_path / "out",
+        "init_git=no",
+    ]
+    out = run(command, tmp_path).stdout
+    assert "WARNING: the template's repository" in out and "has no tag v" in out
+    assert "rlcore_source=index" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "alone", "expected"),
+    [
+        ("tmpab_3x9zq", True, True),
+        ("tmpab_3x9zq", False, False),
+        ("tmp.ab3x9zq0", True, False),
+        ("out", True, False),
+    ],
+)
+def test_cruft_renders_are_told_from_new_projects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, alone: bool, expected: bool
+) -> None:
+    # cruft update renders into TemporaryDirectory() (tmp + 8 characters), the project alone in it.
+    monkeypatch.setattr(post_gen.tempfile, "gettempdir", lambda: str(tmp_path))
+    project = tmp_path / name / "rl-research"
+    project.mkdir(parents=True)
+    if not alone:
+        (tmp_path / name / "other").mkdir()
+    assert post_gen.is_cruft_render(project) is expected
 
 
 def test_template_outside_git_records_no_commit(tmp_path: Path) -> None:

@@ -1,25 +1,27 @@
-"""The rlcore requirement written in the template follows rlcore's version and compatibility rule.
+"""The rlcore requirement of a generated project follows rlcore's version and compatibility rule.
 
-The requirement is a literal in the template's pyproject.toml, not a question (an answer stored
-by cruft would never move on a template update), so nothing but this test ties it to rlcore's
-version: bump ``rlcore.__version__`` and this test fails until the template follows.
+The requirement is rendered from stored answers alone (``rlcore_source``, ``rlcore_version``
+and the recorded ``_template``), so that a template update, which renders the old and the new
+template with the same answers, never moves it (``rlcore upgrade`` does, after the tests pass).
+New projects start on the default ``rlcore_version`` of cookiecutter.json, which this test ties
+to ``rlcore.__version__``: bump the version and this test fails until the template follows.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
 import pytest
 import tomllib
-from helpers import REPO, bake
+from helpers import REPO, bake, load_module, release_repo
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 import rlcore
 
-TEMPLATE_PYPROJECT = REPO / "{{cookiecutter.project_slug}}" / "pyproject.toml"
+pre_gen = load_module(REPO / "hooks" / "pre_gen_project.py", "template_pre_gen_project")
 
 
 def compatible_range(version: str) -> str:
@@ -52,6 +54,8 @@ def git_requirement(url: str, version: str) -> str:
 )
 def test_compatible_range_rule(version: str, expected: str) -> None:
     assert compatible_range(version) == expected
+    if version.count(".") == 2:
+        assert pre_gen.compatible_range(version) == expected
 
 
 def test_range_admits_the_version_and_excludes_the_next_breaking_release() -> None:
@@ -62,35 +66,46 @@ def test_range_admits_the_version_and_excludes_the_next_breaking_release() -> No
     assert Version(breaking) not in spec
 
 
-def test_template_literals_follow_rlcore_version() -> None:
-    text = TEMPLATE_PYPROJECT.read_text(encoding="utf-8")
-    index = re.findall(r'"rlcore\{\{ rlcore_extra \}\}([^"@]+)",', text)
-    git = re.findall(
-        r'"rlcore\{\{ rlcore_extra \}\} @ git\+\{\{ cookiecutter\.rlcore_git_url \}\}@v([^#"]+)#', text
-    )
-    assert index == [compatible_range(rlcore.__version__)]
-    assert git == [rlcore.__version__]
+def test_new_projects_start_on_this_rlcore() -> None:
+    defaults = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert defaults["rlcore_version"] == rlcore.__version__
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return release_repo(tmp_path_factory.mktemp("release") / "template")
 
 
 @pytest.mark.parametrize(
     ("logger", "agent"), [("csv", "none"), ("wandb", "none"), ("csv", "ppo"), ("wandb", "dqn")]
 )
-def test_baked_requirements(tmp_path: Path, logger: str, agent: str) -> None:
+def test_baked_requirements(tmp_path: Path, released: Path, logger: str, agent: str) -> None:
     options = {"logger": logger, "example_agent": agent, "init_git": False}
-    index_project = bake(REPO, tmp_path / "index", **options)
-    url = "https://example.org/lab/monorepo.git"
-    git_project = bake(REPO, tmp_path / "git", **options, rlcore_source="git", rlcore_git_url=url)
+    index_project = bake(released, tmp_path / "index", **options, rlcore_source="index")
+    git_project = bake(released, tmp_path / "git", **options, rlcore_source="git")
     # The logger's extra, and matplotlib (the plot extra) for an example agent's learning curves.
     wanted = ([] if logger == "csv" else [logger]) + ([] if agent == "none" else ["plot"])
-    extras = f"[{','.join(wanted)}]" if wanted else ""
 
     index_req = rlcore_requirement(index_project)
     assert index_req.specifier == SpecifierSet(compatible_range(rlcore.__version__))
     assert index_req.url is None
     git_req = rlcore_requirement(git_project)
-    expected = Requirement(git_requirement(url, rlcore.__version__).replace("rlcore", f"rlcore{extras}", 1))
-    assert (git_req.url, git_req.extras) == (expected.url, expected.extras)
+    assert (
+        git_req.url
+        == "git+" + git_requirement(released.resolve().as_uri(), rlcore.__version__).partition(" @ git+")[2]
+    )
     assert index_req.extras == git_req.extras == set(wanted)
+
+
+@pytest.mark.parametrize("source", ["index", "git"])
+def test_the_requirement_is_the_stored_answers(tmp_path: Path, released: Path, source: str) -> None:
+    # What cruft update renders for a project made on an older release: its own version.
+    project = bake(released, tmp_path, rlcore_source=source, rlcore_version="0.1.5", init_git=False)
+    requirement = rlcore_requirement(project)
+    if source == "index":
+        assert requirement.specifier == SpecifierSet(">=0.1.5,<0.2")
+    else:
+        assert requirement.url is not None and "@v0.1.5#subdirectory=rlcore" in requirement.url
 
 
 def rlcore_requirement(project: Path) -> Requirement:

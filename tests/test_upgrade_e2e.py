@@ -1,10 +1,12 @@
 """The whole upgrade story: two baked projects meet the next rlcore release.
 
 1. Two projects are baked from this template, pinned to the current rlcore: ``alpha`` by a
-   version range, ``beta`` by a git tag. ``alpha`` calls a function the next release removes,
-   ``beta`` one it deprecates; each has a test exercising that call. ``rlcore check`` with the
-   current rlcore finds nothing wrong.
-2. The next rlcore (one minor up, e.g. 0.2.0) is built from this checkout in a temporary folder:
+   version range (``rlcore_source=index``), ``beta`` by a git tag of the template's own
+   repository (``rlcore_source=git``: a copy of this repository at the release, made by
+   ``helpers.release_repo``, so ``rlcore @ git+file://<copy>@v<current>#subdirectory=rlcore``).
+   ``alpha`` calls a function the next release removes, ``beta`` one it deprecates; each has a
+   test exercising that call. ``rlcore check`` with the current rlcore finds nothing wrong.
+2. The next rlcore (one minor up, e.g. 0.3.0) is built from this checkout in a temporary folder:
    the version bumped, ``DEPRECATED`` marked with ``rlcore.deprecation.deprecated``, ``REMOVED``
    deleted, a CHANGELOG section added. It is installed the way a wheel lays it out (the package,
    its CHANGELOG.md inside it as hatch's ``force-include`` puts it, a ``.dist-info``) into an
@@ -13,8 +15,18 @@
 4. ``rlcore upgrade`` refuses both: ``alpha``'s tests cannot import the removed name, ``beta``'s
    fail on the deprecation warning (tests run with it as an error); both are left byte for byte
    as they were (every file hashed, ``.git`` included).
-5. ``beta`` moves to the replacement; ``rlcore upgrade`` now upgrades it (the tag becomes
-   ``v<next>``) and ``rlcore check`` is clean. ``alpha`` is still untouched.
+5. The template's repository releases the next rlcore (``rlcore/`` at the next version, the
+   template's default ``rlcore_version`` moved to it, tag ``v<next>``). ``cruft update -y
+   --checkout v<next>`` brings it to ``beta`` and leaves its rlcore requirement byte for byte:
+   the template renders it from the stored answer ``rlcore_version``, so a template update
+   cannot move the requirement past the tests (as it once did: the range moved, the update
+   reported success, and the tests then failed on the deprecation). ``rlcore upgrade`` is the
+   channel that moves it, and it still refuses ``beta``, restoring ``pyproject.toml`` and
+   ``.cruft.json`` byte for byte.
+6. ``beta`` moves to the replacement; ``rlcore upgrade`` now upgrades it: the tag becomes
+   ``v<next>`` in ``pyproject.toml`` and the answer ``rlcore_version`` becomes ``<next>`` in
+   ``.cruft.json`` (every other byte of both kept), and ``rlcore check`` is clean. ``alpha`` is
+   still untouched.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import REPO, bake, make_overlay_venv
+from helpers import REPO, bake, make_overlay_venv, release_repo, run
 from packaging.version import Version
 
 import rlcore
@@ -44,7 +56,15 @@ REMOVED = ("rlcore.nn.polyak", "polyak_update")
 CURRENT = Version(rlcore.__version__)
 NEXT = f"{CURRENT.major}.{CURRENT.minor + 1}.0" if CURRENT.major == 0 else f"{CURRENT.major + 1}.0.0"
 AFTER_NEXT = f"0.{CURRENT.minor + 2}.0" if CURRENT.major == 0 else f"{CURRENT.major + 2}.0.0"
-GIT_URL = "https://example.org/lab/monorepo.git"
+CRUFT = Path(sys.executable).with_name("cruft")
+GIT_IDENTITY = [
+    "-c",
+    "user.name=Upgrade Story",
+    "-c",
+    "user.email=upgrade@example.org",
+    "-c",
+    "commit.gpgsign=false",
+]
 
 ALPHA_CODE = f'''\
 """Target networks: a soft update of the target's parameters towards the online network's."""
@@ -264,14 +284,46 @@ def _line_of(path: Path, needle: str) -> int:
     return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` (commits unsigned, with a fixed identity); return its stdout."""
+    return run(["git", *GIT_IDENTITY, *args], repo).stdout
+
+
+def bake_fresh(template: Path, output: Path, **answers: object) -> Path:
+    """``helpers.bake``, with the template's own ``local_extensions`` imported afresh.
+
+    cookiecutter imports the template's extension module by name, and Python keeps the first one
+    a process imported (another template's, whose ``template_root()`` is another folder).
+    """
+    sys.modules.pop("local_extensions", None)
+    return bake(template, output, **answers)
+
+
+def release_next_template(release: Path, next_rlcore: Path) -> str:
+    """The template's repository at the next release: rlcore ``NEXT`` in ``rlcore/``, the
+    template's default ``rlcore_version`` moved to it, tagged ``v<NEXT>``; return the tag."""
+    shutil.rmtree(release / "rlcore")
+    shutil.copytree(next_rlcore, release / "rlcore")
+    config = release / "cookiecutter.json"
+    text = config.read_text(encoding="utf-8")
+    default = f'"rlcore_version": "{CURRENT}"'
+    assert text.count(default) == 1, "cookiecutter.json's rlcore_version default is not rlcore.__version__"
+    config.write_text(text.replace(default, f'"rlcore_version": "{NEXT}"'), encoding="utf-8")
+    git(release, "add", "--all")
+    git(release, "commit", "--quiet", "-m", f"rlcore {NEXT}")
+    git(release, "tag", "-a", f"v{NEXT}", "-m", f"rlcore {NEXT}")
+    return f"v{NEXT}"
+
+
 @pytest.mark.slow
 def test_upgrade_story(tmp_path: Path) -> None:
     # 1. Two baked projects on the current rlcore, each using a name the next release touches.
     common = {"example_agent": "none", "notebooks": False, "ci": "none", "logger": "csv", "init_git": True}
-    alpha = bake(REPO, tmp_path / "work", project_name="Alpha", **common)
-    beta = bake(
-        REPO, tmp_path / "work", project_name="Beta", rlcore_source="git", rlcore_git_url=GIT_URL, **common
-    )
+    alpha = bake_fresh(REPO, tmp_path / "work", project_name="Alpha", rlcore_source="index", **common)
+    release = release_repo(tmp_path / "template")
+    beta = bake_fresh(release, tmp_path / "work", project_name="Beta", rlcore_source="git", **common)
+    beta_requirement = f"rlcore @ git+{release.resolve().as_uri()}@v{CURRENT}#subdirectory=rlcore"
+    assert f'    "{beta_requirement}",\n' in (beta / "pyproject.toml").read_text()
     for project in (alpha, beta):
         text = "\n".join(path.read_text() for path in project.rglob("*.py"))
         for module, name in (DEPRECATED, REMOVED):
@@ -285,6 +337,8 @@ def test_upgrade_story(tmp_path: Path) -> None:
         _line_of(alpha / "src/alpha/targets.py", f"import {REMOVED[1]}"),
     )
     beta_use = ("src/beta/targets.py", _line_of(beta / "src/beta/targets.py", f"import {DEPRECATED[1]}"))
+    git(beta, "add", "--all")
+    git(beta, "commit", "--quiet", "-m", "Monte Carlo targets")
 
     baseline = rlcore_cli(sys.executable, "check", alpha, beta, cwd=tmp_path)
     assert baseline.returncode == 0, (
@@ -325,10 +379,11 @@ def test_upgrade_story(tmp_path: Path) -> None:
     checked = rlcore_cli(python, "check", "--json", alpha, beta, cwd=tmp_path)
     assert checked.returncode == 1, checked.stderr
     document = json.loads(checked.stdout)
-    assert document["rlcore"] == {"version": NEXT, "changelog": str(site / "rlcore" / "CHANGELOG.md")}
+    installed = {key: document["rlcore"].get(key) for key in ("version", "changelog")}
+    assert installed == {"version": NEXT, "changelog": str(site / "rlcore" / "CHANGELOG.md")}
     report_alpha, report_beta = document["projects"]
     assert report_alpha["satisfied"] is False and report_beta["satisfied"] is False
-    assert report_beta["requirement"] == f"rlcore @ git+{GIT_URL}@v{CURRENT}#subdirectory=rlcore"
+    assert report_beta["requirement"] == beta_requirement
     assert [(use["path"], use["line"], use["name"]) for use in report_alpha["removed"]] == [
         (*alpha_use, ".".join(REMOVED))
     ]
@@ -371,7 +426,35 @@ def test_upgrade_story(tmp_path: Path) -> None:
     assert "alpha [" in refused.stderr and "beta [" in refused.stderr  # progress with elapsed seconds
     assert {project.name: tree_hashes(project) for project in (alpha, beta)} == before
 
-    # 5. beta moves to the replacement; now the upgrade goes through.
+    # 5. The template releases the next rlcore; its update leaves beta's requirement alone, and
+    # `rlcore upgrade`, the channel that moves it, still refuses beta and restores both files.
+    tag = release_next_template(release, next_rlcore)
+    pyproject_before = (beta / "pyproject.toml").read_bytes()
+    updated = subprocess.run(
+        [CRUFT, "update", "-y", "--checkout", tag], cwd=beta, capture_output=True, text=True, check=False
+    )
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert "Good work!" in updated.stdout, updated.stdout + updated.stderr
+    assert not list(beta.rglob("*.rej")), "the template update left rejected hunks"
+    assert (beta / "pyproject.toml").read_bytes() == pyproject_before
+    state = json.loads((beta / ".cruft.json").read_text(encoding="utf-8"))
+    assert (state["checkout"], state["context"]["cookiecutter"]["rlcore_version"]) == (tag, str(CURRENT))
+    assert git(beta, "status", "--porcelain").split() == ["M", ".cruft.json"]
+    git(beta, "commit", "--quiet", "--all", "-m", f"Template {tag}")
+    before_beta = tree_hashes(beta)
+    cruft_before = (beta / ".cruft.json").read_bytes()
+    refused = rlcore_cli(python, "upgrade", beta, cwd=tmp_path)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (
+        f"RLCoreDeprecationWarning: {'.'.join(DEPRECATED)} is deprecated since rlcore {NEXT}"
+        in refused.stdout
+    )
+    assert "failed: tests failed (" in refused.stdout.splitlines()[-1]
+    assert (beta / "pyproject.toml").read_bytes() == pyproject_before
+    assert (beta / ".cruft.json").read_bytes() == cruft_before
+    assert tree_hashes(beta) == before_beta
+
+    # 6. beta moves to the replacement; now the upgrade goes through.
     targets = beta / "src" / "beta" / "targets.py"
     code = targets.read_text()
     code = code.replace(
@@ -382,12 +465,17 @@ def test_upgrade_story(tmp_path: Path) -> None:
             f"{DEPRECATED[1]}(r, np.zeros_like(r), terminated, truncated, gamma=gamma)", BETA_FIXED_CALL
         )
     )
-    pyproject_before = (beta / "pyproject.toml").read_bytes()
     upgraded = rlcore_cli(python, "upgrade", beta, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     assert upgraded.stdout.splitlines()[-1].endswith("  upgraded")
     assert (beta / "pyproject.toml").read_bytes() == pyproject_before.replace(
         f"@v{CURRENT}#subdirectory".encode(), f"@v{NEXT}#subdirectory".encode()
+    )
+    # The answer the template renders the requirement from moves with it, in place.
+    answer = f'"rlcore_version": "{CURRENT}"'.encode()
+    assert cruft_before.count(answer) == 1
+    assert (beta / ".cruft.json").read_bytes() == cruft_before.replace(
+        answer, f'"rlcore_version": "{NEXT}"'.encode()
     )
     clean = json.loads(rlcore_cli(python, "check", "--json", beta, cwd=tmp_path).stdout)
     assert clean["ok"] is True and clean["projects"][0]["satisfied"] is True

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from cookiecutter.exceptions import FailedHookException, UndefinedVariableInTemplate
 from helpers import REPO, bake, load_module
@@ -64,23 +65,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
         {"project_short_description": "One.\nTwo."},
         r"project_short_description 'One.\\nTwo.' spans several lines",
     ),
-    (
-        {"rlcore_source": "git", "rlcore_git_url": "git@github.com:lab/rlcore.git"},
-        rf"rlcore_git_url 'git@github.com:lab/rlcore.git' {GIT_URL}",
-    ),
-    (
-        {"rlcore_source": "git", "rlcore_git_url": "git+https://github.com/lab/rlcore.git"},
-        rf"rlcore_git_url 'git\+https://github.com/lab/rlcore.git' {GIT_URL}",
-    ),
-    (
-        {"rlcore_source": "git", "rlcore_git_url": "https://github.com/lab/rlcore.git@v0.1.0"},
-        rf"rlcore_git_url 'https://github.com/lab/rlcore.git@v0.1.0' {GIT_URL}.*without a 'git\+' prefix, '@tag'",
-    ),
-    (
-        {"rlcore_source": "git", "rlcore_git_url": "https://github.com/lab/rlcore.git#subdirectory=x"},
-        rf"rlcore_git_url 'https://github.com/lab/rlcore.git#subdirectory=x' {GIT_URL}",
-    ),
-    ({"rlcore_source": "git", "rlcore_git_url": "file://"}, rf"rlcore_git_url 'file://' {GIT_URL}"),
+    ({"rlcore_version": "0.2"}, r"rlcore_version '0.2' is not a release number: expected X\.Y\.Z"),
+    ({"rlcore_version": "v0.2.0"}, r"rlcore_version 'v0.2.0' is not a release number"),
+    ({"rlcore_version": "latest"}, r"rlcore_version 'latest' is not a release number"),
+    ({"rlcore_version": "0.2.0rc1"}, r"rlcore_version '0.2.0rc1' is not a release number"),
 ]
 
 
@@ -132,9 +120,37 @@ def test_unknown_choice_is_rejected_by_cookiecutter(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_git_url_is_checked_only_for_the_git_source(tmp_path: Path) -> None:
-    project = bake(REPO, tmp_path, rlcore_source="index", rlcore_git_url="not a url", init_git=False)
-    assert (project / "pyproject.toml").is_file()
+@pytest.mark.parametrize(
+    ("template", "url"),
+    [
+        ("gh:your-lab/rl-template", "https://github.com/your-lab/rl-template.git"),
+        ("gl:your-lab/rl-template", "https://gitlab.com/your-lab/rl-template.git"),
+        ("git@github.com:your-lab/rl-template.git", "ssh://git@github.com/your-lab/rl-template.git"),
+        ("git+https://example.org/lab/t.git", "https://example.org/lab/t.git"),
+        ("https://example.org/lab/t.git", "https://example.org/lab/t.git"),
+        ("file:///srv/t", "file:///srv/t"),
+        ("/srv/templates/rl template", "file:///srv/templates/rl%20template"),
+        # A relative path is where cookiecutter read the template: its root folder.
+        ("../rl-template", "file:///work/root"),
+        (".", "file:///work/root"),
+    ],
+)
+def test_the_template_url_pip_installs_rlcore_from(template: str, url: str) -> None:
+    assert pre_gen.template_git_url(template, "/work/root") == url
+    assert pre_gen.check_git_url(url) is None
+    # The templates render it with the same rules, in Jinja (templates/rlcore.jinja).
+    for source, version in (("git", "0.2.0"), ("index", "0.2.0"), ("index", "1.4.2"), ("git", "0.12.3")):
+        answers = {"rlcore_source": source, "rlcore_version": version, "_template": template}
+        assert render_requirement(answers, "[plot]") == pre_gen.rlcore_requirement(
+            answers, "[plot]", "/work/root"
+        )
+
+
+def render_requirement(answers: dict[str, str], extras: str) -> str:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(REPO / "templates"))
+    environment.globals["template_root"] = lambda: "/work/root"
+    source = '{% from "rlcore.jinja" import rlcore_requirement %}{{ rlcore_requirement(answers, extras) }}'
+    return environment.from_string(source).render(answers=answers, extras=extras)
 
 
 @pytest.mark.parametrize("name", ["agents", "rl2", "snake_case_name", "Agents", "a" * 100])
@@ -184,4 +200,4 @@ def test_defaults_are_valid() -> None:
     defaults = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
     answers = {key: value[0] if isinstance(value, list) else value for key, value in defaults.items()}
     answers.update(project_slug="rl-research", package_name="rl_research", rlcore_source="git")
-    assert pre_gen.validate(answers) == []
+    assert pre_gen.validate({**answers, "_template": "gh:your-lab/rl-template"}, str(REPO)) == []

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _cli_kit import make_project, snapshot
+from _cli_kit import cruft_json, cruft_record, make_project, snapshot, tree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,20 +56,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _tree(root: Path) -> dict[str, str]:
-    """Every path under ``root`` (links not followed) -> what it is: a file's bytes, a link's target."""
-    found = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if path.is_symlink():
-            found[relative] = "link -> " + os.readlink(path)
-        elif path.is_file():
-            found[relative] = path.read_bytes().decode("latin-1")
-        else:
-            found[relative] = "dir"
-    return found
-
-
 @pytest.fixture
 def malicious(tmp_path: Path) -> tuple[Path, Path]:
     """The review's reproduction: ``out -> outside/`` and a journal that deletes, plants and hooks."""
@@ -98,11 +84,11 @@ def test_a_planted_journal_never_writes_anywhere(
     malicious: tuple[Path, Path], command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     project, outside = malicious
-    project_before, outside_before = _tree(project), _tree(outside)
+    project_before, outside_before = tree(project), tree(outside)
     assert main([*command, str(project)]) == 1
     out = capsys.readouterr().out
-    assert _tree(project) == project_before
-    assert _tree(outside) == outside_before
+    assert tree(project) == project_before
+    assert tree(outside) == outside_before
     assert not (project / ".git" / "hooks" / "pre-commit").exists()
     if command != ["upgrade", "--dry-run"]:  # the dry run refuses any journal before reading it
         assert "a file rlcore upgrade never changes" in out
@@ -114,10 +100,10 @@ def test_check_changes_nothing_even_for_a_valid_journal(
     project = make_project(tmp_path)
     Journal.begin(project, ["pyproject.toml"])
     (project / "pyproject.toml").write_text("[project]\nname = 'half-way'\n", encoding="utf-8")
-    before = _tree(project)
+    before = tree(project)
     assert main(["check", str(project)]) == 1
     assert "`rlcore upgrade --recover` would restore: pyproject.toml" in capsys.readouterr().out
-    assert _tree(project) == before
+    assert tree(project) == before
 
 
 @pytest.mark.parametrize(
@@ -143,12 +129,12 @@ def test_bad_journal_entries_are_refused_whole(
 ) -> None:
     project = make_project(tmp_path)
     _write_journal(project, [{"path": "pyproject.toml", "mode": 420, "content": _b64(b"ok")}, entry])
-    before = _tree(project)
+    before = tree(project)
     with pytest.raises(ProjectError, match=message):
         recover(project)
     with pytest.raises(ProjectError, match=message):
         inspect(project)
-    assert _tree(project) == before
+    assert tree(project) == before
 
 
 def test_a_journal_that_is_a_link_is_refused(tmp_path: Path) -> None:
@@ -211,10 +197,10 @@ def test_a_failed_upgrade_restores_a_symlinked_pyproject_byte_for_byte(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project, _ = _linked_project(tmp_path, tests={"test_fails.py": "def test_fails():\n    assert False\n"})
-    before = _tree(project)
+    before = tree(project)
     assert main(["upgrade", str(project)]) == 1
     assert "tests failed" in capsys.readouterr().out
-    assert _tree(project) == before
+    assert tree(project) == before
 
 
 def test_upgrade_refuses_a_pyproject_linked_out_of_the_project(
@@ -224,10 +210,10 @@ def test_upgrade_refuses_a_pyproject_linked_out_of_the_project(
     shared = tmp_path / "pyproject.toml"
     (project / "pyproject.toml").rename(shared)
     (project / "pyproject.toml").symlink_to(shared)
-    before, shared_before = _tree(project), shared.read_bytes()
+    before, shared_before = tree(project), shared.read_bytes()
     assert main(["upgrade", str(project)]) == 1
     assert "outside the project" in capsys.readouterr().out
-    assert _tree(project) == before and shared.read_bytes() == shared_before
+    assert tree(project) == before and shared.read_bytes() == shared_before
 
 
 # --------------------------------------------------------------------------- markers and TOML strings
@@ -316,6 +302,7 @@ def test_upgrade_stops_tests_that_outlive_the_timeout(
 ) -> None:
     marker = tmp_path / "pid"
     project = make_project(tmp_path, tests={"test_hang.py": _HANGING_TEST.format(marker=str(marker))})
+    (project / ".cruft.json").write_bytes(cruft_json(cruft_record("0.0.1")))  # restored too
     before = snapshot(project)
     # Long enough for pytest to reach the test on a loaded machine, so its pid is known.
     assert main(["upgrade", "--timeout", "15", str(project)]) == 1

@@ -462,6 +462,39 @@ def test_plot_draws_the_mean_and_the_bootstrap_band(tmp_path):
     assert len(plot_learning_curves({"one": runs[:1]}, "r").axes[0].collections) == 0  # one seed: no band
 
 
+def _legend(figure):
+    legend = figure.axes[0].get_legend()
+    return legend.get_title().get_text(), [text.get_text() for text in legend.get_texts()]
+
+
+def test_plot_legend_says_what_is_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    runs = [
+        load_run(write_run(tmp_path / f"s{i}", [{"step": s, "r": float(s + i)} for s in (0, 10, 20)]))
+        for i in range(4)
+    ]
+    # One run: it is the run itself, not a mean, and nothing is shaded.
+    assert _legend(plot_learning_curves({"a": runs[:1]}, "r")) == ("one run", ["a (1 run)"])
+    figure = plot_learning_curves({"a": runs[:1], "b": runs[1:2]}, "r", spread="std")
+    assert _legend(figure) == ("one run per configuration", ["a (1 run)", "b (1 run)"])
+    assert len(figure.axes[0].collections) == 0
+    # Several runs somewhere: the mean and its band, single runs marked as such.
+    mixed = plot_learning_curves({"a": runs[:3], "b": runs[3:]}, "r", num_resamples=100)
+    assert _legend(mixed) == (
+        "mean over seeds; shaded: 95% bootstrap CI of the mean",
+        ["a (n=3)", "b (1 run)"],
+    )
+    assert len(mixed.axes[0].collections) == 1  # the band of "a" only
+    assert (
+        _legend(plot_learning_curves({"a": runs[:2]}, "r", spread="std"))[0]
+        == "mean over seeds; shaded: ±1 std"
+    )
+    assert _legend(plot_learning_curves({"a": runs[:2]}, "r", spread="none")) == (
+        "mean over seeds",
+        ["a (n=2)"],
+    )
+
+
 def test_plot_errors(tmp_path, monkeypatch):
     run = load_run(write_run(tmp_path / "r", [{"step": 0, "x": 1.0}]))
     with pytest.raises(ValueError, match=r"plot_learning_curves: x must be 'step' or 'time', got 'steps'"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -26,6 +27,7 @@ from rlcore.cli._project import (
     RlcoreRequirement,
     compatible_range,
     find_changelog,
+    installed_rlcore,
     parse_changelog,
     read_requirement,
     rewrite_pyproject,
@@ -498,9 +500,12 @@ def test_check_clean_project(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert status == 0
     assert document["ok"] is True
     assert document["rlcore"] == {
-        "version": rlcore.__version__,
+        **installed_rlcore().as_dict(),
         "changelog": str(RLCORE_ROOT / "CHANGELOG.md"),
     }
+    assert document["rlcore"]["version"] == rlcore.__version__
+    assert document["rlcore"]["metadata_version"] == importlib.metadata.version("rlcore")
+    assert document["rlcore"]["note"] is None  # pip's record is in step with the checkout
     (report,) = document["projects"]
     assert report["satisfied"] is True and report["removed"] == [] and report["deprecated"] == []
     assert report["changelog"] == [] and report["error"] is None and report["interrupted_upgrade"] is None

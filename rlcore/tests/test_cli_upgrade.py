@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _cli_kit import make_project, snapshot
+from _cli_kit import cruft_json, cruft_record, make_project, snapshot
 
 import rlcore
 from rlcore.cli import main
@@ -149,7 +149,7 @@ def test_upgrade_refuses_removed_names_even_when_tests_pass(
         (
             ["--python", "/nonexistent/python"],
             OLD_RANGE,
-            "cannot run the test interpreter '/nonexistent/python'",
+            "cannot run the interpreter '/nonexistent/python' to find its rlcore",
         ),
         (
             [],
@@ -314,6 +314,8 @@ def _start_slow_upgrade(
     project = make_project(
         tmp_path, tests={"test_slow.py": _SLOW_TEST.format(marker=str(marker), slow=str(slow))}
     )
+    # A project of rlcore's template: its .cruft.json answer moves with the requirement.
+    (project / ".cruft.json").write_bytes(cruft_json(cruft_record("0.0.1")))
     before = snapshot(project)
     log = (tmp_path / "upgrade.log").open("wb")
     process = subprocess.Popen(
@@ -332,9 +334,12 @@ def _start_slow_upgrade(
     ):
         time.sleep(0.05)
     assert marker.exists() and marker.read_text(), (tmp_path / "upgrade.log").read_text()
-    # Mid-run: the new requirement is on disk and the journal holds the old one.
+    # Mid-run: the new requirement and answer are on disk and the journal holds the old ones.
     assert (project / JOURNAL_NAME).exists()
     assert INSTALLED_RANGE in (project / "pyproject.toml").read_text()
+    assert json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["rlcore_version"] == (
+        rlcore.__version__
+    )
     return project, process, marker, before
 
 
@@ -379,11 +384,11 @@ def test_hard_kill_stops_the_tests_and_recover_undoes_it(
 
     # rlcore check only reports; rlcore upgrade --recover restores.
     assert main(["check", str(project)]) == 1
-    assert "`rlcore upgrade --recover` would restore: pyproject.toml" in capsys.readouterr().out
+    assert "`rlcore upgrade --recover` would restore: pyproject.toml, .cruft.json" in capsys.readouterr().out
     assert snapshot(project) == half_way
     assert main(["upgrade", "--recover", str(project)]) == 0
     out = capsys.readouterr().out
-    assert "proj: restored pyproject.toml" in out
+    assert "proj: restored pyproject.toml, .cruft.json" in out
     assert _table_rows(out)["proj"] == ["-", "-", "recovered"]
     assert snapshot(project) == before
     assert main(["upgrade", "--recover", str(project)]) == 0

@@ -1017,6 +1017,11 @@ def plot_learning_curves(
     (``spread="ci"``), mean ± one standard deviation (``"std"``), or nothing (``"none"``); a
     configuration with one seed gets no band.
 
+    The legend says what is drawn: each line's label ends with its number of runs (``"(n=5)"``,
+    or ``"(1 run)"`` for a single run, which is the run itself, not a mean); its title names the
+    mean and the band, unless no configuration has more than one run: then it reads ``"one run"``
+    (one configuration) or ``"one run per configuration"``.
+
     matplotlib is imported here, and the figure is drawn on an Agg canvas without touching
     pyplot's global state; save it with ``figure.savefig("curves.png")``.
 
@@ -1052,10 +1057,13 @@ def plot_learning_curves(
     figure = Figure(figsize=(7.0, 4.5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
+    most_runs = 0
     for label, runs in groups.items():
         grid, values = align_curves([run.curve(key, x) for run in runs], num_points=num_points)
         stats = aggregate(values, confidence=confidence, num_resamples=num_resamples, seed=seed)
-        (line,) = ax.plot(grid, stats.mean, label=f"{label} (n={stats.num_runs})")
+        most_runs = max(most_runs, stats.num_runs)
+        count = "1 run" if stats.num_runs == 1 else f"n={stats.num_runs}"
+        (line,) = ax.plot(grid, stats.mean, label=f"{label} ({count})")
         if stats.num_runs > 1 and spread != "none":
             low, high = stats.mean_ci if spread == "ci" else (stats.mean - stats.std, stats.mean + stats.std)
             ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.25, linewidth=0)
@@ -1067,9 +1075,11 @@ def plot_learning_curves(
         "std": "; shaded: ±1 std",
         "none": "",
     }
-    ax.legend(
-        title=f"mean over seeds{band[spread]}", fontsize="small", title_fontsize="small", alignment="left"
-    )
+    if most_runs > 1:
+        legend_title = f"mean over seeds{band[spread]}"
+    else:  # no mean and no band anywhere: say so rather than promise them
+        legend_title = "one run" if len(groups) == 1 else "one run per configuration"
+    ax.legend(title=legend_title, fontsize="small", title_fontsize="small", alignment="left")
     if title:
         ax.set_title(title)
     return figure

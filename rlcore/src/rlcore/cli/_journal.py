@@ -9,8 +9,8 @@ carry a journal written by anyone. So a journal is replayed only after every ent
 :meth:`Journal.load`'s checks, and only by a command that was asked to change the project
 (``rlcore check`` inspects it with :func:`inspect` and writes nothing):
 
-* it may name only the files an upgrade changes (:data:`JOURNALED_FILES`), never another file
-  of the project (``.git/hooks/…``, say);
+* it may name only the files an upgrade changes (:data:`JOURNALED_FILES`: ``pyproject.toml``
+  and cruft's ``.cruft.json``), never another file of the project (``.git/hooks/…``, say);
 * every file it writes or deletes, and every temporary file, stays inside the project after
   symbolic links are resolved (:func:`inside`); a link to a file inside the project is written
   through (the link stays a link), a link out of it is refused;
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlcore.cli._project import ProjectError
+from rlcore.cli._project import CRUFT_FILE, ProjectError
 
 __all__ = [
     "JOURNALED_FILES",
@@ -48,9 +48,10 @@ __all__ = [
 #: The journal file an upgrade writes inside the project before it changes anything.
 JOURNAL_NAME = ".rlcore-upgrade-journal.json"
 #: The files an upgrade changes: the only ones a journal may name.
-JOURNALED_FILES = frozenset({"pyproject.toml"})
+JOURNALED_FILES = frozenset({"pyproject.toml", CRUFT_FILE})
 _TMP_MARKER = ".rlcore-tmp-"
-# A journal holds a copy of pyproject.toml; anything near this size was not written by us.
+# A journal holds copies of pyproject.toml and .cruft.json; anything near this size was not
+# written by us.
 _MAX_JOURNAL_BYTES = 16 * 1024 * 1024
 
 
@@ -138,8 +139,15 @@ class Journal:
         if journal_path.exists() or journal_path.is_symlink():
             raise ProjectError(f"{journal_path} exists: another upgrade is running or was interrupted")
         files: dict[str, tuple[int, bytes] | None] = {}
+        targets: dict[Path, str] = {}
         for relative in relative_paths:
             target = _check_journaled(project, relative)
+            if target in targets:
+                raise ProjectError(
+                    f"{project}: {relative!r} and {targets[target]!r} are the same file ({target}) "
+                    "through a symbolic link; expected separate files"
+                )
+            targets[target] = relative
             files[relative] = (
                 (target.stat().st_mode & 0o777, target.read_bytes()) if target.exists() else None
             )

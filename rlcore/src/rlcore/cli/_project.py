@@ -4,7 +4,12 @@
   (``rlcore>=0.1.0,<0.2``) or a git reference whose tag is the version
   (``rlcore @ git+URL@v0.1.0#subdirectory=rlcore``); :func:`read_requirement` reads it,
   :func:`compatible_range` and :meth:`RlcoreRequirement.retarget` write the next one, and
-  :func:`rewrite_pyproject` changes only that string in the file, checked by re-parsing.
+  :func:`rewrite_pyproject` changes only that string in the file, checked by re-parsing;
+  :func:`rewrite_cruft_answer` keeps the template's stored answer ``rlcore_version`` in
+  ``.cruft.json`` in step with it.
+* The rlcore an interpreter really imports (:func:`installed_rlcore`): the version in the
+  imported package's ``__init__.py``, which can differ from pip's record of an editable install
+  after a ``git pull`` in its checkout.
 * rlcore's ``CHANGELOG.md`` (Keep a Changelog): :func:`find_changelog` locates the installed
   one, :func:`parse_changelog` splits it into :class:`ChangelogSection`.
 * Static uses of deprecated or removed rlcore names in the project's code (:func:`scan_project`):
@@ -20,10 +25,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import importlib
 import inspect
+import json
 import os
 import re
+import shlex
+import subprocess
 import sys
 import types
 import warnings
@@ -32,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -46,7 +56,9 @@ else:  # pragma: no cover - Python 3.10 reads TOML with the tomli backport
     import tomli as tomllib
 
 __all__ = [
+    "CRUFT_FILE",
     "ChangelogSection",
+    "InstalledRlcore",
     "ProjectError",
     "RlcoreRequirement",
     "ScanResult",
@@ -54,9 +66,11 @@ __all__ = [
     "add_projects_argument",
     "compatible_range",
     "find_changelog",
+    "installed_rlcore",
     "parse_changelog",
     "read_requirement",
     "removal_notes",
+    "rewrite_cruft_answer",
     "rewrite_pyproject",
     "scan_project",
     "sections_between",
@@ -311,6 +325,293 @@ def rewrite_pyproject(path: Path, data: bytes, old: str, new: str) -> bytes:
     if _load_toml(path, result) != _replace_string(before, old, new):
         raise ProjectError(f"{path}: rewriting {old!r} would change more than that string; left unchanged")
     return result
+
+
+#: cruft's record of the template and of the answers a project was generated with.
+CRUFT_FILE = ".cruft.json"
+# `"rlcore_version": "<a JSON string>"`: the places an in-place rewrite may change.
+_CRUFT_VALUE = re.compile(r'"rlcore_version"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def rewrite_cruft_answer(path: Path, data: bytes, version: Version) -> bytes | None:
+    """``data`` (the bytes of a project's ``.cruft.json``) with the answer ``rlcore_version`` set to ``version``.
+
+    cruft keeps the answers a project was generated with under ``context.cookiecutter`` and
+    renders the template with them again on ``cruft update``; rlcore's template renders the
+    rlcore requirement from ``rlcore_version``, so the answer must move with the requirement or
+    cruft goes on rendering the old one. Only a record of rlcore's template is changed: one whose
+    ``context.cookiecutter`` object has an ``rlcore_source`` key; any other JSON gives ``None``.
+
+    An answer already there is replaced in place, so every other byte stays; a missing one is
+    added after ``rlcore_source`` and the record written as cruft writes it
+    (``json.dumps(record, ensure_ascii=False, indent=2)`` and a newline). An in-place rewrite is
+    parsed again and kept only if it equals the record with that one answer set.
+
+    Args:
+        path: the file, for messages.
+        data: its bytes.
+        version: the rlcore release the project is now written against.
+
+    Returns:
+        The new bytes (``data`` itself when the answer is already ``str(version)``), or ``None``.
+
+    Raises:
+        ProjectError: ``data`` is not UTF-8 JSON, or holds the answer as something other than a string.
+    """
+    try:
+        text = data.decode("utf-8")
+        record = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProjectError(
+            f"{path}: not valid JSON ({error}); expected cruft's record of the template's answers"
+        ) from None
+    context = record.get("context") if isinstance(record, dict) else None
+    if not isinstance(context, dict) or not isinstance(context.get("cookiecutter"), dict):
+        return None
+    answers = context["cookiecutter"]
+    if "rlcore_source" not in answers:
+        return None
+    new = str(version)
+    old = answers.get("rlcore_version")
+    if old == new:
+        return data
+    if old is not None and not isinstance(old, str):
+        raise ProjectError(
+            f"{path}: context.cookiecutter.rlcore_version is {old!r}; expected a version string such as '0.2.0'"
+        )
+    if old is None:
+        # After rlcore_source, where the template declares it, rather than at the end.
+        updated: dict[str, Any] = {}
+        for key, value in answers.items():
+            updated[key] = value
+            if key == "rlcore_source":
+                updated["rlcore_version"] = new
+        context["cookiecutter"] = updated
+        return (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    answers["rlcore_version"] = new
+    # The key may appear elsewhere too (cookiecutter's own copy of the template's defaults):
+    # the candidate whose re-parse equals the intended record is the answer.
+    for match in _CRUFT_VALUE.finditer(text):
+        candidate = text[: match.start(1)] + json.dumps(new, ensure_ascii=False) + text[match.end(1) :]
+        with contextlib.suppress(json.JSONDecodeError):
+            if json.loads(candidate) == record:
+                return candidate.encode("utf-8")
+    return (json.dumps(record, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- installed rlcore
+
+
+@dataclass(frozen=True)
+class InstalledRlcore:
+    """The rlcore a Python interpreter imports, and pip's record of it.
+
+    The two differ after a ``git pull`` in the checkout of an editable install: the interpreter
+    imports the new code, while the ``.dist-info`` pip wrote at install time (what
+    ``importlib.metadata``, ``pip list`` and pip's resolver see) still names the old version.
+
+    Attributes:
+        python: the interpreter.
+        version: the version it imports: the ``__version__`` literal of the package it finds.
+        location: the imported package's directory.
+        metadata_version: the version in pip's record, ``None`` if it has none.
+        editable_checkout: for an editable install, the directory pip's record points to.
+    """
+
+    python: str
+    version: Version
+    location: Path
+    metadata_version: str | None = None
+    editable_checkout: Path | None = None
+
+    @property
+    def metadata_stale(self) -> bool:
+        """Whether pip's record names another version than the one imported."""
+        if self.metadata_version is None:
+            return False
+        try:
+            return Version(self.metadata_version) != self.version
+        except InvalidVersion:
+            return True
+
+    @property
+    def source_checkout(self) -> Path | None:
+        """The checkout to reinstall from: pip's editable checkout if it holds the imported package,
+        else the project root of a ``src/rlcore`` layout; ``None`` if neither is known."""
+        checkout = self.editable_checkout
+        if checkout is not None and (checkout == self.location or checkout in self.location.parents):
+            return checkout
+        if self.location.parent.name == "src" and (self.location.parent.parent / "pyproject.toml").is_file():
+            return self.location.parent.parent
+        return None
+
+    @property
+    def reinstall_note(self) -> str | None:
+        """What is out of step and the command that fixes it, when :attr:`metadata_stale`; else ``None``."""
+        if not self.metadata_stale:
+            return None
+        checkout = self.source_checkout
+        where = "<your rlcore checkout>" if checkout is None else shlex.quote(str(checkout))
+        return (
+            f"pip's record says rlcore {self.metadata_version}, but {self.python} imports rlcore "
+            f"{self.version} from {self.location}; reinstall it so that pip sees it too: "
+            f"{shlex.quote(self.python)} -m pip install -e {where}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "python": self.python,
+            "version": str(self.version),
+            "location": str(self.location),
+            "metadata_version": self.metadata_version,
+            "editable_checkout": None if self.editable_checkout is None else str(self.editable_checkout),
+            "note": self.reinstall_note,
+        }
+
+
+def _probe_rlcore() -> dict[str, object]:
+    """Where this interpreter finds rlcore, the version its ``__init__.py`` declares, pip's record.
+
+    Self-contained (standard library only, imported inside), because :func:`installed_rlcore`
+    also runs its source in another interpreter. rlcore is imported only when its
+    ``__init__.py`` holds no ``__version__ = "..."`` literal.
+    """
+    import importlib
+    import importlib.metadata
+    import importlib.util
+    import os
+    import re
+
+    found: dict[str, object] = {}
+    try:
+        spec = importlib.util.find_spec("rlcore")
+    except (ImportError, ValueError) as error:
+        spec, found["error"] = None, f"{type(error).__name__}: {error}"
+    origin = None if spec is None else spec.origin  # None for a namespace package: no rlcore
+    if origin is not None and os.path.isfile(origin):
+        found["location"] = os.path.dirname(os.path.abspath(origin))
+        try:
+            with open(origin, encoding="utf-8") as stream:
+                source = stream.read()
+        except (OSError, UnicodeDecodeError):
+            source = ""
+        # The whole right-hand side a string literal, as hatch's version source reads it.
+        literal = re.search(
+            r"^__version__\s*(?::\s*str\s*)?=\s*([\"'])([^\"'\n]+)\1[ \t]*(?:#.*)?$", source, re.MULTILINE
+        )
+        if literal:
+            found["version"] = literal.group(2)
+    if origin is not None and "version" not in found:
+        try:
+            module = importlib.import_module("rlcore")
+            found["version"] = str(module.__version__)
+        except Exception as error:  # whatever a broken install raises, reported, not raised
+            found["error"] = f"{type(error).__name__}: {error}"
+    try:
+        distribution = importlib.metadata.distribution("rlcore")
+    except importlib.metadata.PackageNotFoundError:
+        return found
+    found["metadata_version"] = distribution.version
+    found["direct_url"] = distribution.read_text("direct_url.json")
+    return found
+
+
+_PROBE_MARKER = "rlcore-probe:"
+
+
+def _run_probe(python: str, cwd: Path | None, timeout: float) -> dict[str, object]:
+    try:
+        probe = inspect.getsource(_probe_rlcore)
+    except (OSError, TypeError) as error:  # an install without its .py files
+        raise ProjectError(
+            f"cannot read the source of rlcore's probe to run it in {python!r}: {error}"
+        ) from None
+    code = (
+        "from __future__ import annotations\n"
+        + probe
+        + f"\nimport json\nprint({_PROBE_MARKER!r} + json.dumps(_probe_rlcore()))\n"
+    )
+    try:
+        done = subprocess.run(
+            [python, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ProjectError(f"cannot run the interpreter {python!r} to find its rlcore: {error}") from None
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(_PROBE_MARKER):
+            with contextlib.suppress(json.JSONDecodeError):
+                found = json.loads(line[len(_PROBE_MARKER) :])
+                if isinstance(found, dict):
+                    return found
+    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    raise ProjectError(
+        f"the interpreter {python!r} did not report its rlcore (exit {done.returncode}: {tail}); "
+        "expected a Python interpreter"
+    )
+
+
+def _editable_checkout(direct_url: object) -> Path | None:
+    """The directory of an editable install, from the text of its ``direct_url.json`` (PEP 610)."""
+    try:
+        record = json.loads(direct_url) if isinstance(direct_url, str) else None
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("url"), str):
+        return None
+    dir_info = record.get("dir_info")
+    if not (isinstance(dir_info, dict) and dir_info.get("editable") is True):
+        return None
+    url = urlsplit(record["url"])
+    return Path(url2pathname(url.path)) if url.scheme == "file" else None
+
+
+def installed_rlcore(
+    python: str | None = None, *, cwd: Path | None = None, timeout: float = 120.0
+) -> InstalledRlcore:
+    """The rlcore that ``python`` really imports, and pip's record of it.
+
+    The package is found as the interpreter finds it (``importlib.util.find_spec("rlcore")``)
+    and its version read from the ``__version__ = "..."`` literal of its ``__init__.py``,
+    without running rlcore (it is imported only if the literal is missing). pip's record is
+    ``importlib.metadata``'s: the version in the ``.dist-info`` and, for an editable install,
+    the checkout its ``direct_url.json`` points to.
+
+    Args:
+        python: the interpreter, run as a subprocess; ``None``: this one, in this process.
+        cwd: the subprocess' working directory (on its ``sys.path`` under ``-c``, as under
+            ``python -m pytest``); ignored for this interpreter.
+        timeout: seconds the subprocess may take.
+
+    Raises:
+        ProjectError: the interpreter cannot be run, imports no rlcore, or declares a version
+            that is not one.
+    """
+    if python is None:
+        label, found = sys.executable or "python", _probe_rlcore()
+    else:
+        label, found = python, _run_probe(python, cwd, timeout)
+    version, location = found.get("version"), found.get("location")
+    if not isinstance(version, str) or not isinstance(location, str):
+        reason = found.get("error") or "importlib.util.find_spec('rlcore') finds none"
+        raise ProjectError(
+            f"the interpreter {label} has no rlcore to import ({reason}); install rlcore there"
+        )
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise ProjectError(
+            f"{label} imports rlcore from {location}, whose __version__ {version!r} is not a version; "
+            "expected e.g. '0.2.0'"
+        ) from None
+    metadata_version = found.get("metadata_version")
+    return InstalledRlcore(
+        python=label,
+        version=parsed,
+        location=Path(location),
+        metadata_version=metadata_version if isinstance(metadata_version, str) else None,
+        editable_checkout=_editable_checkout(found.get("direct_url")),
+    )
 
 
 # --------------------------------------------------------------------------- changelog

@@ -4,7 +4,9 @@ For every project (default: the current directory) it reports:
 
 * the rlcore requirement in ``pyproject.toml``'s ``[project] dependencies`` (a range such as
   ``rlcore>=0.1.0,<0.2``, or ``rlcore @ git+URL@v0.1.0#subdirectory=rlcore`` whose tag is the
-  version) and whether the installed ``rlcore.__version__`` satisfies it;
+  version) and whether the installed rlcore satisfies it: the version this interpreter
+  imports (its ``rlcore/__init__.py``), with a note when pip's record of the install names
+  another (an editable install after a ``git pull``) and the ``pip install -e`` that fixes it;
 * the installed rlcore's CHANGELOG sections between the project's version and the installed one;
 * every use, with file and line, of a deprecated rlcore name and of a name the installed
   rlcore no longer has, found statically (the project's code is parsed, never imported).
@@ -40,6 +42,7 @@ from rlcore.cli._project import (
     ScanResult,
     add_projects_argument,
     find_changelog,
+    installed_rlcore,
     parse_changelog,
     read_requirement,
     scan_project,
@@ -210,16 +213,19 @@ def format_report(report: ProjectReport) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rlcore check``; returns 0 if every project is ready, 1 otherwise."""
-    import rlcore
-
-    installed = Version(rlcore.__version__)
+    try:
+        rlcore_here = installed_rlcore()
+    except ProjectError as error:
+        print(f"rlcore check: {error}", file=sys.stderr)
+        return 1
+    installed = rlcore_here.version
     changelog_path = find_changelog()
     sections = parse_changelog(changelog_path.read_text(encoding="utf-8")) if changelog_path else []
     reports = [check_project(Path(project).resolve(), installed, sections) for project in args.projects]
     if args.json:
         document = {
             "rlcore": {
-                "version": str(installed),
+                **rlcore_here.as_dict(),
                 "changelog": None if changelog_path is None else str(changelog_path),
             },
             "projects": [report.as_dict() for report in reports],
@@ -227,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2))
     else:
+        if rlcore_here.reinstall_note is not None:
+            print(f"note: {rlcore_here.reinstall_note}")
         if changelog_path is None:
             print(f"note: the installed rlcore {installed} ships no CHANGELOG.md; no changelog entries shown")
         print("\n\n".join(format_report(report) for report in reports))

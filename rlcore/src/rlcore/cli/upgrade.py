@@ -11,12 +11,25 @@ rlcore's version unless ``--to`` names another. It then runs the project's tests
 
 (``PYTHONDONTWRITEBYTECODE=1`` and Hypothesis' database in a temporary directory, so the run
 leaves no file behind), with ``--python``, else the project's ``.venv/bin/python``, else this
-interpreter, which must have an rlcore the new requirement accepts. The change is kept only
+interpreter, which must import an rlcore the new requirement accepts (the version its
+``rlcore/__init__.py`` declares, as ``rlcore check`` reports it) and whose pip record must name
+that version too: a stale ``.dist-info`` of an editable install, left by a ``git pull`` in its
+checkout, is refused with the ``pip install -e`` that fixes it. The change is kept only
 if the tests pass within ``--timeout`` seconds (default 1800) and the code imports no name the
 new rlcore removed; otherwise every file is put back byte for byte and the summary says why.
 A requirement with extras or an environment marker keeps them as written. A ``pyproject.toml``
 that is a symbolic link is written through (the link stays); one that leads out of the project
 is refused: rlcore writes only inside the project.
+
+A project made from rlcore's template keeps the rlcore release it is written against as the
+template answer ``rlcore_version`` in cruft's ``.cruft.json`` (``context.cookiecutter``, beside
+``rlcore_source``), and the template renders the requirement from it; ``cruft update`` renders
+with the stored answers and so never moves the requirement. ``rlcore upgrade`` is the channel
+that does, so it sets that answer to the new version in the same change (in place, every other
+byte kept), journaled and restored with ``pyproject.toml``; a project whose requirement is
+already current gets a missing or lagging answer recorded alone (no test run: no requirement
+changes). A ``.cruft.json`` of another template is left alone; one that is not valid JSON fails
+the project before anything is written.
 
 A project is never left half-changed: the original bytes are written to a journal
 (``.rlcore-upgrade-journal.json``) in the project before the first change, files are replaced
@@ -26,7 +39,7 @@ in their own process group, are stopped first), and, after a hard kill, by the n
 A hard kill of the upgrade also stops the tests: a small watchdog process ends their process
 group when the upgrade's end of a pipe closes. ``rlcore check`` reports a leftover journal and
 changes nothing. A journal is checked before it is replayed (:mod:`rlcore.cli._journal`).
-``--dry-run`` prints the planned diff and changes nothing. The exit status is 1 if any project
+``--dry-run`` prints the planned diffs and changes nothing. The exit status is 1 if any project
 failed, 130 / 143 when interrupted.
 """
 
@@ -55,11 +68,14 @@ from packaging.version import InvalidVersion, Version
 
 from rlcore.cli._journal import JOURNAL_NAME, Journal, atomic_write, inside, recover
 from rlcore.cli._project import (
+    CRUFT_FILE,
     ProjectError,
     add_projects_argument,
     find_changelog,
+    installed_rlcore,
     parse_changelog,
     read_requirement,
+    rewrite_cruft_answer,
     rewrite_pyproject,
     scan_project,
 )
@@ -73,6 +89,8 @@ _HEARTBEAT_S = 5.0
 _STOP_GRACE_S = 5.0
 #: Default for ``--timeout``: how long the project's tests may run.
 DEFAULT_TIMEOUT_S = 1800.0
+# cruft writes a few kilobytes; the journal, which copies the file, must stay far below its limit.
+_MAX_CRUFT_BYTES = 1024 * 1024
 # Run by a separate interpreter in its own session: it waits for the upgrade's end of its stdin
 # pipe to close. A clean finish writes "done" first; an upgrade killed with SIGKILL cannot, and
 # the watchdog then kills the tests' process group, which would otherwise run on unsupervised.
@@ -154,23 +172,54 @@ def _project_python(project: Path, override: str | None) -> str:
     return sys.executable
 
 
-def _interpreter_rlcore(python: str, project: Path) -> Version:
-    """The rlcore version installed for ``python`` (read from its metadata, without importing rlcore)."""
-    code = "import importlib.metadata as m; print(m.version('rlcore'))"
-    try:
-        done = subprocess.run([python, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ProjectError(f"cannot run the test interpreter {python!r}: {error}") from None
-    if done.returncode != 0:
+def _planned_cruft_answer(project: Path, target: Version) -> tuple[Path, bytes, bytes] | None:
+    """``.cruft.json``'s real path, bytes and new bytes, when its ``rlcore_version`` answer must become ``target``.
+
+    ``None`` when the project has no ``.cruft.json``, it records another template, or the answer
+    is ``target`` already.
+
+    Raises:
+        ProjectError: the file leads out of the project, is not a regular file, is too large, or
+            is not valid JSON (:func:`rewrite_cruft_answer`).
+    """
+    link = project / CRUFT_FILE
+    if not (link.exists() or link.is_symlink()):
+        return None
+    path = inside(project, CRUFT_FILE)
+    if not path.is_file():
         raise ProjectError(
-            f"the test interpreter {python!r} has no rlcore installed; expected one to run the tests"
+            f"{link}: not a regular file (a folder, or a link to nothing); expected cruft's JSON record"
         )
-    try:
-        return Version(done.stdout.strip())
-    except InvalidVersion:
+    size = path.stat().st_size
+    if size > _MAX_CRUFT_BYTES:
         raise ProjectError(
-            f"the test interpreter {python!r} reports rlcore version {done.stdout.strip()!r}"
-        ) from None
+            f"{link}: {size} bytes; expected cruft's JSON record of at most {_MAX_CRUFT_BYTES}"
+        )
+    before = path.read_bytes()
+    after = rewrite_cruft_answer(link, before, target)
+    return None if after is None or after == before else (path, before, after)
+
+
+def _record_answer(project: Path, cruft: tuple[Path, bytes, bytes]) -> None:
+    """Write the planned ``.cruft.json`` alone (no test run: the requirement does not change), journaled.
+
+    Raises:
+        ProjectError: the journal cannot be started or the file written; the file is as it was.
+    """
+    path, _, planned = cruft
+    try:
+        journal = Journal.begin(project, [CRUFT_FILE])
+    except OSError as error:
+        raise ProjectError(f"cannot start the upgrade: {error}") from None
+    try:
+        atomic_write(path, planned)
+    except BaseException as error:
+        with _signals_deferred():
+            journal.restore()
+        if isinstance(error, OSError):
+            raise ProjectError(f"{error}; files restored") from None
+        raise
+    journal.commit()
 
 
 @contextlib.contextmanager
@@ -352,6 +401,19 @@ def upgrade_project(
         outcome.new = requirement.retarget(target)
         current = requirement.version
         if requirement.same_target(outcome.new):
+            # An answer that lags the requirement (a project made before the template stored it,
+            # or moved by hand) would move the requirement back on `cruft update`: record it now.
+            cruft = _planned_cruft_answer(project, target)
+            if cruft is not None:
+                if dry_run:
+                    print(_diff(*cruft), end="", flush=True)
+                else:
+                    _record_answer(project, cruft)
+                    print(
+                        f"{project.name}: requirement already current; {CRUFT_FILE}: rlcore_version {target}",
+                        file=log,
+                        flush=True,
+                    )
             outcome.result = "already current"
             return outcome
         if current is not None and current > target:
@@ -359,13 +421,31 @@ def upgrade_project(
                 f"the project already requires rlcore {current}, newer than the target {target}"
             )
         before = pyproject.read_bytes()
-        after = rewrite_pyproject(pyproject, before, requirement.text, outcome.new)
+        # relative path -> (real path, bytes now, bytes planned); all checked before any is written.
+        changes = {
+            "pyproject.toml": (
+                pyproject,
+                before,
+                rewrite_pyproject(pyproject, before, requirement.text, outcome.new),
+            )
+        }
+        cruft = _planned_cruft_answer(project, target)
+        if cruft is not None:
+            changes[CRUFT_FILE] = cruft
         if dry_run:
-            print(_diff(pyproject, before, after), end="", flush=True)
+            for path, now, planned_bytes in changes.values():
+                print(_diff(path, now, planned_bytes), end="", flush=True)
             outcome.result = "dry run"
             return outcome
         interpreter = _project_python(project, python)
-        interpreter_rlcore = _interpreter_rlcore(interpreter, project)
+        installed = installed_rlcore(interpreter, cwd=project)
+        if installed.reinstall_note is not None:
+            # pip would resolve the new requirement against its stale record, not what the tests ran.
+            raise ProjectError(
+                f"the test interpreter's pip record is stale (rlcore {installed.metadata_version}; "
+                f"it imports {installed.version})\n{installed.reinstall_note}"
+            )
+        interpreter_rlcore = installed.version
         planned = Requirement(outcome.new)
         if planned.url is not None:
             accepted = interpreter_rlcore == target
@@ -386,14 +466,16 @@ def upgrade_project(
         return outcome
 
     try:
-        journal = Journal.begin(project, ["pyproject.toml"])
+        journal = Journal.begin(project, list(changes))
     except (ProjectError, OSError) as error:
         outcome.result, outcome.reason = "failed", f"cannot start the upgrade: {error}"
         return outcome
     try:
-        atomic_write(pyproject, after)
+        for path, _, planned_bytes in changes.values():
+            atomic_write(path, planned_bytes)
+        answer = f" ({CRUFT_FILE}: rlcore_version {target})" if CRUFT_FILE in changes else ""
         print(
-            f"{project.name}: {outcome.old} -> {outcome.new}; testing with {interpreter}",
+            f"{project.name}: {outcome.old} -> {outcome.new}{answer}; testing with {interpreter}",
             file=log,
             flush=True,
         )
