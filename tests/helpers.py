@@ -24,8 +24,10 @@ __all__ = [
     "TEMPLATE_FILES",
     "bake",
     "choice_options",
+    "conflict_markers",
     "copy_template",
     "copy_template_repo",
+    "cruft_update",
     "expected_files",
     "load_module",
     "make_overlay_venv",
@@ -33,6 +35,7 @@ __all__ = [
     "project_files",
     "release_repo",
     "run",
+    "template_files_at",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,6 +174,19 @@ def run(
     return result
 
 
+def template_files_at(commit: str) -> list[str]:
+    """The entries of :data:`TEMPLATE_FILES` that this repository's ``commit`` holds (older ones lack some)."""
+    listed = subprocess.run(
+        ["git", "ls-tree", "--name-only", commit], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if listed.returncode != 0:
+        raise AssertionError(
+            f"the commit {commit} is not in this clone's history (a shallow clone? "
+            f"`git fetch --unshallow`): {listed.stderr.strip()}"
+        )
+    return [name for name in TEMPLATE_FILES if name in listed.stdout.split()]
+
+
 def copy_template(destination: Path) -> Path:
     """Copy the template's files (not the rest of the monorepo) into ``destination``; return it."""
     destination.mkdir(parents=True)
@@ -245,3 +261,32 @@ def make_overlay_venv(path: Path, *, rlcore_checkout: bool) -> Path:
         script.write_text(f"#!{python}\nimport runpy\nrunpy.run_module({module!r}, run_name='__main__')\n")
         script.chmod(0o755)
     return python
+
+
+def conflict_markers(project: Path) -> list[str]:
+    """``path:line`` of every conflict marker line in the project's files (``.git/`` aside)."""
+    found = []
+    for relative in sorted(project_files(project)):
+        text = (project / relative).read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======":
+                found.append(f"{relative}:{number}")
+    return found
+
+
+def cruft_update(project: Path, checkout: str) -> None:
+    """The documented command, ``cruft update -y --checkout <tag>``, in its own process.
+
+    It must apply cleanly: exit 0, cruft's success message, no ``*.rej`` file, no conflict marker.
+    """
+    done = subprocess.run(
+        [Path(sys.executable).with_name("cruft"), "update", "-y", "--checkout", checkout],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Good work!" in done.stdout, done.stdout + done.stderr
+    assert not list(project.rglob("*.rej")), "the update left rejected hunks"
+    assert not conflict_markers(project), f"conflict markers: {conflict_markers(project)}"

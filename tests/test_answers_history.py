@@ -36,7 +36,16 @@ from typing import Any
 
 import pytest
 from cookiecutter.generate import generate_context
-from helpers import REPO, TEMPLATE_FILES, copy_template, expected_files, project_files, run
+from helpers import (
+    REPO,
+    TEMPLATE_FILES,
+    copy_template,
+    cruft_update,
+    expected_files,
+    project_files,
+    run,
+    template_files_at,
+)
 
 CURRENT_JSON = REPO / "cookiecutter.json"
 SHALLOW = (
@@ -239,7 +248,16 @@ class Transition:
         self.old_sha = previous_release()
         self.repo = root / "template"
         archive = subprocess.run(
-            ["git", "-C", str(REPO), "archive", "--format=tar", self.old_sha, *TEMPLATE_FILES, "rlcore"],
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "archive",
+                "--format=tar",
+                self.old_sha,
+                *template_files_at(self.old_sha),
+                "rlcore",
+            ],
             capture_output=True,
             check=False,
         )
@@ -262,7 +280,10 @@ class Transition:
         # The working tree's template (and rlcore/ as on disk) as the next commit.
         for name in (*TEMPLATE_FILES, "rlcore"):
             target = self.repo / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
         staging = copy_template(root / "staging")
         for name in TEMPLATE_FILES:
             shutil.move(staging / name, self.repo / name)
@@ -337,21 +358,6 @@ def cruft_create(
     return project
 
 
-def cruft_update(project: Path, checkout: str) -> None:
-    """``cruft update -y --checkout <checkout>`` (the documented command); it must apply cleanly."""
-    done = subprocess.run(
-        [CRUFT, "update", "-y", "--checkout", checkout],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Good work!" in done.stdout, done.stdout + done.stderr
-    assert not list(project.rglob("*.rej")), "the update left rejected hunks"
-    assert not conflict_markers(project), f"conflict markers: {conflict_markers(project)}"
-
-
 def rlcore_line(project: Path) -> bytes:
     """The rlcore requirement's line of the project's ``pyproject.toml``, as bytes."""
     (line,) = [
@@ -367,16 +373,6 @@ def stored_answers(project: Path) -> dict[str, Any]:
         "cookiecutter"
     ]
     return answers
-
-
-def conflict_markers(project: Path) -> list[str]:
-    found = []
-    for relative in sorted(project_files(project)):
-        text = (project / relative).read_text(encoding="utf-8", errors="replace")
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======":
-                found.append(f"{relative}:{number}")
-    return found
 
 
 @pytest.mark.slow

@@ -312,3 +312,14 @@ def test_readme_installs_torch_first_then_the_project_then_tests(
     (rlcore,) = [Requirement(d) for d in pyproject["project"]["dependencies"] if d.startswith("rlcore")]
     named = [Requirement(text) for text in re.findall(r"`(rlcore(?: @ |[<>=]).*?)`", readme)]
     assert (rlcore.url, rlcore.specifier) in [(r.url, r.specifier) for r in named]
+
+
+def test_both_readmes_give_the_same_torch_advice(bakes: dict[str, tuple[dict[str, Any], Path]]) -> None:
+    def advice(readme: str) -> str:
+        start = readme.index("PyTorch comes first")
+        return readme[start : readme.index("\n\n", start)]
+
+    root = advice((REPO / "README.md").read_text(encoding="utf-8"))
+    assert "--index-url https://download.pytorch.org/whl/cpu" in root
+    for _, project in bakes.values():
+        assert advice((project / "README.md").read_text(encoding="utf-8")) == root

@@ -46,7 +46,7 @@ from typing import Any
 
 import cruft
 import pytest
-from helpers import CACHE, copy_template_repo, run
+from helpers import CACHE, copy_template_repo, cruft_update, run
 from packaging.version import Version
 
 import rlcore
@@ -273,20 +273,6 @@ def test_update_follows_the_branch_tip_unless_pinned_to_a_tag(template: Path, tm
     assert cruft.update(project, skip_apply_ask=True) is True
     assert "# unreleased work" in (project / ".gitignore").read_text()
     assert (cruft_state(project)["commit"], cruft_state(project)["checkout"]) == (tip, None)
-
-
-def cruft_update(project: Path, checkout: str) -> None:
-    """The documented command, ``cruft update -y --checkout <tag>``, in its own process."""
-    done = subprocess.run(
-        [CRUFT, "update", "-y", "--checkout", checkout],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Good work!" in done.stdout, done.stdout + done.stderr
-    assert not list(project.rglob("*.rej")), "the update left rejected hunks"
 
 
 def release_moving_rlcore_version(template: Path, version: str, tag: str) -> str:

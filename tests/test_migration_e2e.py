@@ -13,7 +13,8 @@ commit before rlcore 0.2 moved the run plumbing out of the generated projects):
    entry points come, and the project's tests pass.
 4. A patch release (0.2.1, built inside the test) changes what a run writes; ``rlcore upgrade``
    alone brings it to the project: the project's own training command writes the fixed
-   ``eval.json``, and no project file but the requirement changed.
+   ``eval.json``, and no project file but the requirement (and its stored answer
+   ``rlcore_version`` in ``.cruft.json``) changed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import cruft
 import pytest
-from helpers import REPO, TEMPLATE_FILES, copy_template, make_overlay_venv, run
+from helpers import REPO, TEMPLATE_FILES, copy_template, make_overlay_venv, run, template_files_at
 from packaging.version import Version
 from test_upgrade_e2e import install_like_a_wheel, rlcore_cli, tree_hashes
 
@@ -60,7 +61,7 @@ def git(repo: Path, *args: str) -> str:
 def template_repo(path: Path) -> tuple[Path, str, str]:
     """A git repository holding the old template, then this checkout's: (path, old sha, new sha)."""
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", OLD_TEMPLATE, *TEMPLATE_FILES],
+        ["git", "-C", str(REPO), "archive", "--format=tar", OLD_TEMPLATE, *template_files_at(OLD_TEMPLATE)],
         capture_output=True,
         check=False,
     )
@@ -78,7 +79,10 @@ def template_repo(path: Path) -> tuple[Path, str, str]:
     old = git(path, "rev-parse", "HEAD").strip()
     for name in TEMPLATE_FILES:
         target = path / name
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
     staging = copy_template(path.parent / "new-template")
     for name in TEMPLATE_FILES:
         shutil.move(staging / name, path / name)
@@ -179,7 +183,10 @@ def test_a_0_1_project_takes_rlcore_0_2_then_the_new_template_then_a_patch(tmp_p
     before = tree_hashes(project / "src")
     upgraded = rlcore_cli(patched, "upgrade", project, "--python", patched, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
-    assert git(project, "diff", "--name-only").split() == ["pyproject.toml"]
+    # The requirement, and the answer the template renders it from (so cruft update keeps it).
+    assert git(project, "diff", "--name-only").split() == [".cruft.json", "pyproject.toml"]
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["context"]["cookiecutter"]["rlcore_version"] == PATCH
     assert tree_hashes(project / "src") == before
     run_dir = tmp_path / "run"
     run(

@@ -9,9 +9,9 @@ Every command here is taken from the text a user reads, so the text and the code
   each default. PyTorch comes from this machine's pip cache (the version it has is filled in);
 * the other ways in reuse overlay venvs (this venv's packages, no download) and vary only the
   rlcore step: ``cookiecutter`` from a local path with rlcore from the template's repository,
-  running the generated README's install block; ``cruft create`` with rlcore from a wheelhouse
-  that ``make dist`` builds, running the commands printed after the bake; an editable checkout
-  installed last; and the generated CI workflow's install step;
+  running the generated README's install block; ``cruft create`` from the URL, running the
+  commands printed after the bake; an editable checkout installed last; and the generated CI
+  workflow's install step;
 * the generated workflow passes the GitHub Actions workflow schema and zizmor's audits.
 """
 
@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -106,6 +105,32 @@ def test_the_root_readme_block_runs_as_written(tmp_path: Path, hosted: tuple[Pat
     # cruft records a file:// template as its path.
     assert state["template"] == url.removeprefix("file://")
     assert state["context"]["cookiecutter"]["rlcore_source"] == "git"
+
+    # In the same fresh venv (torch is there), a project with rlcore_source=index gets rlcore from
+    # the wheelhouse `make dist` builds, as the README says: --find-links.
+    wheelhouse = tmp_path / "wheelhouse"
+    run(["make", "-s", "dist", f"DIST={wheelhouse}", f"PYTHON={sys.executable}"], REPO)
+    extra = json.dumps({"project_slug": "rl-index", "rlcore_source": "index", "example_agent": "none"})
+    venv_bin = tmp_path / ".venv" / "bin"
+    run([venv_bin / "cruft", "create", "--no-input", "--extra-context", extra, url], tmp_path)
+    run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "rlcore"], tmp_path)
+    install = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--find-links",
+        wheelhouse,
+        "-e",
+        f"{tmp_path / 'rl-index'}[dev]",
+    ]
+    run(install, tmp_path, env=user_environment())
+    where = run([python, "-c", "import rlcore; print(rlcore.__version__, rlcore.__file__)"], tmp_path).stdout
+    version, location = where.split()
+    assert version == rlcore.__version__ and location.startswith(str(tmp_path / ".venv"))
+    record = run([python, "-m", "pip", "show", "--files", "rlcore"], tmp_path).stdout
+    assert "direct_url.json" not in record  # from the wheelhouse, not a URL or a checkout
     assert run(["git", "status", "--porcelain"], project).stdout == ""
 
 
@@ -156,18 +181,6 @@ def test_cruft_and_the_printed_next_steps(tmp_path: Path, hosted: tuple[Path, st
     assert re.search(r"\d+ passed", output), output[-3000:]
     version, location = imported_rlcore(python, tmp_path / "rl-research")
     assert version == rlcore.__version__ and location.startswith(str(tmp_path / "venv"))
-
-
-def test_make_dist_builds_the_wheelhouse(tmp_path: Path) -> None:
-    # (Installing from it needs a venv that has no rlcore: the overlay venvs see this venv's
-    # editable one, which satisfies the range. The README's block covers a fresh venv.)
-    wheelhouse = tmp_path / "wheelhouse"
-    run(["make", "-s", "dist", f"DIST={wheelhouse}", f"PYTHON={sys.executable}"], REPO)
-    (wheel,) = wheelhouse.glob("rlcore-*.whl")
-    assert wheel.name == f"rlcore-{rlcore.__version__}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel) as archive:
-        names = set(archive.namelist())
-    assert {"rlcore/__init__.py", "rlcore/py.typed"} <= names
 
 
 def test_an_editable_checkout_installed_last_is_the_one_imported(
