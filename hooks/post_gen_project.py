@@ -309,12 +309,14 @@ def main() -> int:
     root = str(rendered["template_root"])
     project = Path.cwd()
     prune(project, paths_to_prune(answers, PRUNED_PATHS))
+    uncommitted_record = False
     if "_commit" in answers:
         if is_cruft_render(project):
             return 0
         state = cruft_create_state(answers, root) if answers["init_git"] else None
         if state is not None:
             (project / ".cruft.json").write_text(state, encoding="utf-8")
+        uncommitted_record = state is None
     else:
         cookiecutter_state = cruft_state(answers, root)
         (project / ".cruft.json").write_text(
@@ -325,6 +327,11 @@ def main() -> int:
         report = init_git(project, str(answers["author_name"]), str(answers["author_email"]))
         print(report)
         git_ready = (project / ".git").exists() or report.startswith("not running")
+        if uncommitted_record and (project / ".git").exists():
+            print(
+                "NOTE: cruft writes .cruft.json after the first commit; commit it too: "
+                "git add .cruft.json && git commit -m 'Record the template'"
+            )
     problem = missing_release_tag(answers, root)
     if problem:
         print(f"WARNING: {problem}")

@@ -165,3 +165,9 @@ def test_template_outside_git_records_no_commit(tmp_path: Path) -> None:
     state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
     assert (state["template"], state["commit"], state["directory"]) == (str(template), None, None)
     assert project_files(project) == expected_files(state["context"]["cookiecutter"])
+
+
+def test_the_cruft_record_is_none_when_cruft_cannot_make_it(tmp_path: Path) -> None:
+    # (Then the project is committed without it and the hook says to commit it.)
+    answers = {"_template": str(tmp_path), "_commit": "0" * 40, "project_name": "x"}
+    assert post_gen.cruft_create_state(answers, str(tmp_path / "missing")) is None
