@@ -54,7 +54,7 @@ demo: $(STAMP)
 # unless CHANGELOG.md has that version's dated section, the template's default rlcore_version
 # agrees (tests/test_rlcore_pin.py) and the tree is committed. Push it: git push --follow-tags.
 release: $(STAMP)
-	@version=$$($(BIN)/python -c "import re, pathlib; print(re.search(r'__version__ = \"(.+)\"', pathlib.Path('rlcore/src/rlcore/__init__.py').read_text()).group(1))"); \
+	@version=$$($(BIN)/python -c "import re, pathlib; print(re.search(r'__version__ = \"(.+)\"', pathlib.Path('rlcore/src/rlcore/_version.py').read_text()).group(1))"); \
 	grep -q "^## \[$$version\] - " rlcore/CHANGELOG.md || { echo "rlcore/CHANGELOG.md has no dated [$$version] section"; exit 1; }; \
 	$(PYTEST) -q -p no:cacheprovider tests/test_rlcore_pin.py || exit 1; \
 	test -z "$$(git status --porcelain)" || { echo "commit everything first"; exit 1; }; \

@@ -265,8 +265,12 @@ class Transition:
         self.repo.mkdir()
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(self.repo, filter="data")
-        init = (self.repo / "rlcore" / "src" / "rlcore" / "__init__.py").read_text(encoding="utf-8")
-        self.old_version = init.split('__version__ = "', 1)[1].split('"', 1)[0]
+        package = self.repo / "rlcore" / "src" / "rlcore"
+        # rlcore/_version.py holds the literal since 0.2.1, rlcore/__init__.py before.
+        declared = package / "_version.py" if (package / "_version.py").is_file() else package / "__init__.py"
+        self.old_version = (
+            declared.read_text(encoding="utf-8").split('__version__ = "', 1)[1].split('"', 1)[0]
+        )
         self.tag = f"v{self.old_version}"
         git(self.repo, "init", "--quiet", "--initial-branch=main")
         git(self.repo, "add", "--all")

@@ -95,10 +95,10 @@ def build_patch_release(destination: Path) -> Path:
     """This checkout's rlcore as release PATCH, with a fix to what a run directory holds."""
     root = destination / "rlcore"
     shutil.copytree(REPO / "rlcore", root, ignore=shutil.ignore_patterns("__pycache__", "tests", ".*"))
-    init = root / "src" / "rlcore" / "__init__.py"
-    text = init.read_text(encoding="utf-8")
+    version_file = root / "src" / "rlcore" / "_version.py"
+    text = version_file.read_text(encoding="utf-8")
     assert f'__version__ = "{CURRENT}"' in text
-    init.write_text(text.replace(f'__version__ = "{CURRENT}"', f'__version__ = "{PATCH}"'))
+    version_file.write_text(text.replace(f'__version__ = "{CURRENT}"', f'__version__ = "{PATCH}"'))
     run_module = root / "src" / "rlcore" / "runs" / "_run.py"
     code = run_module.read_text(encoding="utf-8")
     assert code.count(FIX_MARKER) == 1, "the patch's anchor in rlcore/runs/_run.py moved"

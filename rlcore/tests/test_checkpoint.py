@@ -206,7 +206,7 @@ def test_save_rejects_bad_arguments(tmp_path):
 
 # --------------------------------------------------------------------------- load errors
 def test_a_checkpoint_from_another_version_loads_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setattr(rlcore, "__version__", "0.0.1")
+    monkeypatch.setattr(rlcore.checkpoint, "__version__", "0.0.1")
     save(tmp_path / "old.pt", model=nn.Linear(2, 2))
     monkeypatch.undo()
     message = rf"checkpoint {re.escape(str(tmp_path / 'old.pt'))} was saved by rlcore 0.0.1, and is being loaded by rlcore {re.escape(rlcore.__version__)}"

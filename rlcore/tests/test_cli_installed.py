@@ -191,10 +191,12 @@ def stale_install(tmp_path_factory: pytest.TempPathFactory) -> _StaleInstall:
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     shutil.copy(RLCORE_ROOT / "CHANGELOG.md", checkout / "CHANGELOG.md")
-    init = checkout / "src" / "rlcore" / "__init__.py"
-    source, count = re.subn(r'^__version__ = "[^"]*"$', '__version__ = "0.3.0"', init.read_text(), flags=re.M)
+    version_file = checkout / "src" / "rlcore" / "_version.py"
+    source, count = re.subn(
+        r'^__version__ = "[^"]*"$', '__version__ = "0.3.0"', version_file.read_text(), flags=re.M
+    )
     assert count == 1
-    init.write_text(source)
+    version_file.write_text(source)
     _dist_info(root / "site", checkout)
     pythonpath = os.pathsep.join([str(checkout / "src"), str(root / "site")])
     env = dict(os.environ, PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")

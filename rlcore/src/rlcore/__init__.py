@@ -11,9 +11,8 @@ integrations (TensorBoard, W&B, matplotlib, Ray) are imported by the functions t
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
-
 from rlcore import buffers, checkpoint, nn, returns, schedules, seeding, wrappers
+from rlcore._version import __version__
 from rlcore.buffers import ReplayBuffer, RolloutBuffer
 from rlcore.deprecation import RLCoreDeprecationWarning
 from rlcore.evaluation import EvaluationResult, evaluate

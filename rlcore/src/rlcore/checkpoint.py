@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlcore._version import __version__
+
 __all__ = ["CheckpointError", "CheckpointVersionWarning", "load", "save"]
 
 FORMAT = "rlcore.checkpoint"
@@ -108,13 +110,12 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
             )
         states[name] = state = state_dict()
         _check_state(name, obj, state)
-    import rlcore  # at call time: rlcore/__init__ may import this module
 
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "versions": {
-            "rlcore": rlcore.__version__,
+            "rlcore": __version__,
             "torch": str(torch.__version__),
             "numpy": np.__version__,
             "python": platform.python_version(),
@@ -191,13 +192,11 @@ def load(
             f"or holds values that torch.load(weights_only=True) refuses ({type(error).__name__}: {error})"
         ) from error
     _check_payload(payload, path)
-    import rlcore
-
     saved_version = payload["versions"].get("rlcore")
-    if saved_version != rlcore.__version__:
+    if saved_version != __version__:
         warnings.warn(
             f"checkpoint {path} was saved by rlcore {saved_version}, and is being loaded by rlcore "
-            f"{rlcore.__version__}; state dicts may differ between versions (see rlcore's CHANGELOG)",
+            f"{__version__}; state dicts may differ between versions (see rlcore's CHANGELOG)",
             CheckpointVersionWarning,
             stacklevel=2,
         )

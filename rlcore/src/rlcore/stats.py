@@ -8,12 +8,13 @@ everywhere.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+
+from rlcore._numeric import all_finite, probably_finite, raise_if_nonfinite, real_number
 
 __all__ = ["RunningMeanStd", "StatisticsOverflowError"]
 
@@ -120,7 +121,7 @@ class RunningMeanStd:
         epsilon: float = 1e-4,
         num_streams: int | None = None,
     ) -> None:
-        number = _real_number(epsilon)
+        number = real_number(epsilon)
         if number is None or not 0 <= number < math.inf:
             raise ValueError(f"RunningMeanStd: epsilon must be a finite number >= 0, got {epsilon!r}")
         if num_streams is not None and (
@@ -182,7 +183,7 @@ class RunningMeanStd:
         x64 = np.asarray(x, dtype=np.float64)
         if n == 1:
             if check_finite:
-                _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+                raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
             updated = self._welford(x64[0])
         elif not self.shape:
             updated = self._add_scalars(x, x64, mask, check_finite)
@@ -213,13 +214,13 @@ class RunningMeanStd:
         if n > _PYTHON_MAX_BATCH:
             total = float(_batch_weights(n)[0].dot(x64))
             if check_finite and not math.isfinite(total):
-                _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+                raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
             centred = x64 - total / n
             return self._combine_scalar(total / n, float(centred.dot(centred)) / (self.count + n), n)
         values = x64.tolist()
         total = sum(values)
         if check_finite and not math.isfinite(total):
-            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+            raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
         batch_mean = total / n
         batch_m2 = 0.0
         for value in values:
@@ -244,8 +245,8 @@ class RunningMeanStd:
         flat = deviations if deviations.ndim == 2 else deviations.reshape(n, -1)
         weights = _batch_weights(n)[0] * (1.0 / total)
         shift = weights.dot(flat)
-        if check_finite and not _probably_finite(shift):
-            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+        if check_finite and not probably_finite(shift):
+            raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
         flat *= flat
         squares = weights.dot(flat)
         if flat is not deviations:
@@ -269,7 +270,7 @@ class RunningMeanStd:
         # A finite variance makes every squared deviation, so each deviation and the shift,
         # finite and below 1.4e154, far less than half the spacing of floats near the float64
         # maximum: mean + shift cannot overflow either.
-        if not _all_finite(var):
+        if not all_finite(var):
             return False
         self.mean += shift
         np.copyto(self.var, var)
@@ -289,8 +290,8 @@ class RunningMeanStd:
         ones, mean_weights = _batch_weights(n)
         flat = x64 if x64.ndim == 2 else x64.reshape(n, -1)
         batch_mean = mean_weights.dot(flat)
-        if check_finite and not _probably_finite(batch_mean):
-            _check_finite(x, "RunningMeanStd.update", row_mask=mask)
+        if check_finite and not probably_finite(batch_mean):
+            raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
         centred = flat - batch_mean
         centred *= centred
         batch_share = ones.dot(centred)
@@ -321,7 +322,7 @@ class RunningMeanStd:
                 f"RunningMeanStd.update_one: expected one sample of shape {self.shape}, got {x.shape}"
             )
         if check_finite:
-            _check_finite(x, "RunningMeanStd.update_one")
+            raise_if_nonfinite(x, "RunningMeanStd.update_one")
         if not self._welford(np.asarray(x, dtype=np.float64)):
             raise self._update_error("RunningMeanStd.update_one", x)
 
@@ -383,7 +384,7 @@ class RunningMeanStd:
         var = self.var * (1.0 - w)
         var += delta
         step += self.mean
-        if not (_all_finite(var) and _all_finite(step)):
+        if not (all_finite(var) and all_finite(step)):
             return False
         np.copyto(self.mean, step)
         np.copyto(self.var, var)
@@ -406,7 +407,7 @@ class RunningMeanStd:
         if partial:
             assert mask is not None
             if check_finite:
-                _check_finite(x[mask], "RunningMeanStd.update", row_mask=mask)
+                raise_if_nonfinite(x[mask], "RunningMeanStd.update", row_mask=mask)
             weight = mask.astype(np.float64)
             count = self.count + weight
             # Streams outside the mask get w = 0 and a zeroed delta (their row may hold
@@ -416,7 +417,7 @@ class RunningMeanStd:
             delta[~mask] = 0.0
         else:
             if check_finite:
-                _check_finite(x, "RunningMeanStd.update")
+                raise_if_nonfinite(x, "RunningMeanStd.update")
             count = self.count + 1.0
             w = 1.0 / count
             delta = np.asarray(x, dtype=np.float64) - self.mean
@@ -458,8 +459,8 @@ class RunningMeanStd:
                 raise ValueError(f"{where}: {name} has shape {np.shape(value)}, expected {self.shape}")
         mean = np.array(batch_mean, dtype=np.float64)
         var = np.array(batch_var, dtype=np.float64)
-        _check_finite(mean, f"{where}: batch_mean")
-        _check_finite(var, f"{where}: batch_var")
+        raise_if_nonfinite(mean, f"{where}: batch_mean")
+        raise_if_nonfinite(var, f"{where}: batch_var")
         if np.any(var < 0):
             raise ValueError(f"{where}: batch_var has a negative value {float(var.min())!r}; expected >= 0")
         # Not var * batch_count, which may overflow where the result does not.
@@ -514,7 +515,7 @@ class RunningMeanStd:
         var = self.var * kept
         var += delta
         scaled += self.mean
-        if not (math.isfinite(total) and _all_finite(var) and _all_finite(scaled)):
+        if not (math.isfinite(total) and all_finite(var) and all_finite(scaled)):
             return False
         np.copyto(self.mean, scaled)
         np.copyto(self.var, var)
@@ -528,7 +529,7 @@ class RunningMeanStd:
         batch). NaN or inf among them (unchecked, ``check_finite=False``) is the cause and
         raises the usual error; otherwise they were too large.
         """
-        _check_finite(x, where, row_mask=row_mask)
+        raise_if_nonfinite(x, where, row_mask=row_mask)
         magnitude = _format_magnitude(np.max(np.abs(x)) if x.size else 0.0)
         return StatisticsOverflowError(where, _overflow_detail(self, magnitude))
 
@@ -601,7 +602,7 @@ class RunningMeanStd:
                 raise ValueError(
                     f"RunningMeanStd.load_state_dict: '{name}' has shape {value.shape}, expected {shape}"
                 )
-            _check_finite(value, f"RunningMeanStd.load_state_dict: '{name}'")
+            raise_if_nonfinite(value, f"RunningMeanStd.load_state_dict: '{name}'")
             if name != "mean" and np.any(value < 0):
                 raise ValueError(
                     f"RunningMeanStd.load_state_dict: '{name}' has a negative value {float(value.min())!r}; expected >= 0"
@@ -611,17 +612,6 @@ class RunningMeanStd:
     def __repr__(self) -> str:
         streams = "" if self.num_streams is None else f", num_streams={self.num_streams}"
         return f"RunningMeanStd(shape={self.shape}{streams}, count={self.count})"
-
-
-def _real_number(value: object) -> float | None:
-    """``value`` as a float if it is a real number, else ``None``.
-
-    ``numbers.Real`` covers int, float, fractions and NumPy's integer and floating scalars
-    (``np.float32(0.99)`` from a config read with NumPy); a bool is a mistake, not a number.
-    """
-    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        return float(value)
-    return None
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -636,10 +626,6 @@ def _fmt(shape: tuple[int, ...]) -> str:
 
 # Batches of scalars up to this size are reduced in Python floats (see update).
 _PYTHON_MAX_BATCH = 16
-
-# Arrays of at least this many elements are checked for NaN and inf without a dot product
-# (see _probably_finite).
-_LARGE_SIZE = 4096
 
 _BATCH_WEIGHTS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 _BOOL = np.dtype(np.bool_)
@@ -671,54 +657,6 @@ def _check_mask(mask: np.ndarray, length: int) -> np.ndarray:
     return mask
 
 
-def _probably_finite(x: np.ndarray) -> bool:
-    """True if every entry of ``x`` is finite; False if some entry is not, or (rarely) maybe not.
-
-    Small arrays: one sum, or one dot product (a sum of squares is finite exactly when every
-    entry is, unless it overflows, which is the "maybe"; np.vdot, unlike ndarray.dot, never
-    warns). Large arrays: np.isfinite, because OpenBLAS splits a long dot product over
-    threads, which on a busy machine was seen to stall for milliseconds.
-    """
-    if x.dtype.kind in "biu":
-        return True
-    if x.size >= _LARGE_SIZE:
-        return bool(np.isfinite(x).all())
-    if x.ndim == 1 and x.size <= 64:
-        # Python's sum of a short list costs half a NumPy call (NaN and inf propagate, and
-        # inf + -inf is NaN, with no exception or warning).
-        return math.isfinite(sum(x.tolist()))
-    return math.isfinite(np.vdot(x, x))
-
-
-def _first_nonfinite(x: np.ndarray) -> tuple[tuple[int, ...], float] | None:
-    """Index and value of the first NaN or inf in ``x`` (C order), or ``None`` if all are finite.
-
-    The fast path is :func:`_probably_finite`; the index is looked up only when that fails.
-    """
-    if _probably_finite(x):
-        return None
-    bad = np.argwhere(~np.isfinite(x))
-    if len(bad) == 0:  # finite values whose sum of squares overflowed: nothing is wrong.
-        return None
-    index = tuple(int(i) for i in bad[0])
-    return index, float(x[index])
-
-
-def _check_finite(x: np.ndarray, where: str, row_mask: np.ndarray | None = None) -> None:
-    """Raise ``ValueError`` naming ``where``, the index and the value of the first NaN or inf in ``x``.
-
-    ``x`` may be the rows ``row_mask`` selects from a larger batch; the index then names the
-    row in that batch.
-    """
-    found = _first_nonfinite(x)
-    if found is None:
-        return
-    index, value = found
-    if row_mask is not None:
-        index = (int(np.flatnonzero(row_mask)[index[0]]), *index[1:])
-    raise ValueError(f"{where}: non-finite value {value!r} at index {index}; expected finite values")
-
-
 _QUARTER_MAX = float(np.finfo(np.float64).max) / 4
 
 
@@ -741,11 +679,6 @@ def _small_increment(increment: np.ndarray, weight: float) -> bool:
     return bool(largest <= weight * _QUARTER_MAX)
 
 
-def _all_finite(x: np.ndarray) -> bool:
-    """True if every entry of ``x`` is finite: :func:`_probably_finite`, made exact where it fails."""
-    return _probably_finite(x) or bool(np.isfinite(x).all())
-
-
 def _format_magnitude(magnitude: Any) -> str:
     """``1e+200``: three significant digits, also for a float128 beyond the float64 range."""
     if math.isfinite(float(magnitude)):
@@ -755,7 +688,7 @@ def _format_magnitude(magnitude: Any) -> str:
 
 def _overflow_detail(rms: RunningMeanStd, magnitude: str) -> str:
     """The message of a :class:`StatisticsOverflowError` (without the name of the method)."""
-    if not (_all_finite(rms.mean) and _all_finite(rms.var) and np.isfinite(rms.count).all()):
+    if not (all_finite(rms.mean) and all_finite(rms.var) and np.isfinite(rms.count).all()):
         # Only an assignment from outside can get them there (updates and loads refuse to).
         return (
             f"the statistics already hold NaN or inf (mean, var or count was set from outside), so no "

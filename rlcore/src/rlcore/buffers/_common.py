@@ -10,7 +10,7 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from rlcore.stats import _real_number
+from rlcore._numeric import LARGE_SIZE, real_number
 
 __all__ = [
     "AutoresetRows",
@@ -51,8 +51,6 @@ def to_numpy(value: Any) -> np.ndarray:
 
 # How FieldChecker looks at the values of a source dtype (see FieldChecker).
 _SAFE, _SQUARES, _MIN_MAX = "safe", "squares", "min max"
-# Arrays of at least this many elements are checked without a dot product.
-_LARGE_SIZE = 4096
 
 
 class FieldChecker:
@@ -111,7 +109,7 @@ class FieldChecker:
             return value
         assert self._range is not None
         # NaN and inf fail these comparisons, and the precise check then looks at them.
-        if check is _SQUARES and value.size < _LARGE_SIZE:
+        if check is _SQUARES and value.size < LARGE_SIZE:
             # One BLAS call; its threads can stall on large arrays (see rlcore.stats).
             if np.vdot(value, value) <= self._squares_bound:
                 return value
@@ -230,7 +228,7 @@ def check_positive_int(where: str, name: str, value: Any) -> int:
 
 
 def check_unit_interval(where: str, name: str, value: Any) -> float:
-    number = _real_number(value)  # NumPy scalars included, bools not
+    number = real_number(value)  # NumPy scalars included, bools not
     if number is None or not 0.0 <= number <= 1.0:
         raise ValueError(f"{where}: {name} must be a number in [0, 1], got {value!r}")
     return number

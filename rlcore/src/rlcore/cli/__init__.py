@@ -34,7 +34,7 @@ def _available() -> dict[str, tuple[str, str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlcore`` console script; returns the exit status."""
-    from rlcore import __version__
+    from rlcore._version import __version__
 
     argv = list(sys.argv[1:] if argv is None else argv)
     available = _available()

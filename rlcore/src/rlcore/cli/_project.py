@@ -48,6 +48,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from rlcore._version import __version__
 from rlcore.deprecation import DEPRECATIONS, Deprecation
 
 if sys.version_info >= (3, 11):
@@ -471,11 +472,12 @@ class InstalledRlcore:
 
 
 def _probe_rlcore() -> dict[str, object]:
-    """Where this interpreter finds rlcore, the version its ``__init__.py`` declares, pip's record.
+    """Where this interpreter finds rlcore, the version its ``_version.py`` (or older releases'
+    ``__init__.py``) declares, pip's record.
 
     Self-contained (standard library only, imported inside), because :func:`installed_rlcore`
-    also runs its source in another interpreter. rlcore is imported only when its
-    ``__init__.py`` holds no ``__version__ = "..."`` literal.
+    also runs its source in another interpreter. rlcore is imported only when that file holds
+    no ``__version__ = "..."`` literal.
     """
     import importlib
     import importlib.metadata
@@ -490,9 +492,11 @@ def _probe_rlcore() -> dict[str, object]:
         spec, found["error"] = None, f"{type(error).__name__}: {error}"
     origin = None if spec is None else spec.origin  # None for a namespace package: no rlcore
     if origin is not None and os.path.isfile(origin):
-        found["location"] = os.path.dirname(os.path.abspath(origin))
+        found["location"] = location = os.path.dirname(os.path.abspath(origin))
+        # rlcore/_version.py since 0.2.1; the package's __init__.py before.
+        version_file = os.path.join(location, "_version.py")
         try:
-            with open(origin, encoding="utf-8") as stream:
+            with open(version_file if os.path.isfile(version_file) else origin, encoding="utf-8") as stream:
                 source = stream.read()
         except (OSError, UnicodeDecodeError):
             source = ""
@@ -704,9 +708,7 @@ def find_changelog(package_dir: Path | None = None) -> Path | None:
         package_dir: the directory of the ``rlcore`` package; default: the imported one.
     """
     if package_dir is None:
-        import rlcore
-
-        package_dir = Path(rlcore.__file__).resolve().parent
+        package_dir = Path(__file__).resolve().parent.parent
     candidates = [package_dir / "CHANGELOG.md"]
     if package_dir.parent.name == "src":
         candidates.append(package_dir.parent.parent / "CHANGELOG.md")
@@ -1039,9 +1041,7 @@ def scan_project(project: Path, notes: Sequence[ChangelogSection] = ()) -> ScanR
         project: the project's root directory.
         notes: CHANGELOG sections whose ``Removed`` entries are quoted next to a removed name.
     """
-    import rlcore
-
-    resolver = _Resolver(rlcore.__version__)
+    resolver = _Resolver(__version__)
     result = ScanResult()
     seen = set()
     for path in _python_files(project):

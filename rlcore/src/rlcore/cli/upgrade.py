@@ -66,6 +66,7 @@ from typing import IO, TextIO
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
+from rlcore._version import __version__
 from rlcore.cli._journal import JOURNAL_NAME, Journal, atomic_write, inside, recover
 from rlcore.cli._project import (
     CRUFT_FILE,
@@ -378,8 +379,6 @@ def upgrade_project(
     ``outcome``, if given, is filled in as it goes, so the caller can still report it then.
     Progress goes to ``log`` (default: standard error), the dry run's diff to standard output.
     """
-    import rlcore
-
     outcome = Outcome(project) if outcome is None else outcome
     log = sys.stderr if log is None else log
     try:
@@ -457,7 +456,7 @@ def upgrade_project(
                 f"excludes; install rlcore {target} there first (or pass --python)"
             )
         removed = []
-        if interpreter_rlcore == Version(rlcore.__version__):
+        if interpreter_rlcore == Version(__version__):
             changelog = find_changelog()
             sections = parse_changelog(changelog.read_text(encoding="utf-8")) if changelog else []
             removed = scan_project(project, sections).removed
@@ -564,10 +563,8 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rlcore upgrade``; returns 0 if no project failed, 1 otherwise (130 / 143: interrupted)."""
-    import rlcore
-
     try:
-        target = Version(args.to) if args.to else Version(rlcore.__version__)
+        target = Version(args.to) if args.to else Version(__version__)
     except InvalidVersion:
         print(f"rlcore upgrade: --to {args.to!r} is not a version; expected e.g. 0.2.0", file=sys.stderr)
         return 2

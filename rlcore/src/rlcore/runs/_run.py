@@ -52,7 +52,6 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
-import rlcore
 from rlcore import checkpoint
 from rlcore._rundir import (
     CHECKPOINT_DIR,
@@ -65,6 +64,7 @@ from rlcore._rundir import (
     read_record,
     run_state,
 )
+from rlcore._version import __version__
 from rlcore.evaluation import EvaluationResult, evaluate
 from rlcore.logging import (
     CONFIG_FILENAME,
@@ -182,7 +182,7 @@ def config_record(config: RunConfig, algo: str, config_file: str | Path | None =
     record.update(
         algo=algo,
         run_settings=[name for name in run_settings(type(config)) if name != "run_dir"],
-        rlcore_version=rlcore.__version__,
+        rlcore_version=__version__,
         torch_version=torch.__version__,
         gymnasium_version=gym.__version__,
         python_version=platform.python_version(),

@@ -16,13 +16,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from rlcore.stats import (
-    RunningMeanStd,
-    StatisticsOverflowError,
-    _first_nonfinite,
-    _probably_finite,
-    _real_number,
-)
+from rlcore._numeric import first_nonfinite, probably_finite, real_number
+from rlcore.stats import RunningMeanStd, StatisticsOverflowError
 
 __all__ = [
     "Freezable",
@@ -67,13 +62,13 @@ class Freezable:
 
 # --------------------------------------------------------------------------- arguments
 def _argument_error(owner: str, name: str, expected: str, value: Any) -> ValueError:
-    kind = "" if _real_number(value) is not None else f" (a {type(value).__name__}, not a real number)"
+    kind = "" if real_number(value) is not None else f" (a {type(value).__name__}, not a real number)"
     return ValueError(f"{owner}: {name} must be {expected}, got {value!r}{kind}")
 
 
 def check_epsilon(owner: str, epsilon: float) -> float:
     # epsilon keeps the division away from zero; 0 or less divides by zero on a constant feature.
-    number = _real_number(epsilon)
+    number = real_number(epsilon)
     if number is None or not 0 < number < math.inf:
         raise _argument_error(owner, "epsilon", "a finite number > 0", epsilon)
     return number
@@ -83,7 +78,7 @@ def check_clip(owner: str, clip: float | None) -> float | None:
     if clip is None:
         return None
     # A clip of 0 or less would map every value to one constant (or an empty interval).
-    number = _real_number(clip)
+    number = real_number(clip)
     if number is None or not 0 < number < math.inf:
         raise _argument_error(owner, "clip", "None or a finite number > 0", clip)
     return number
@@ -91,7 +86,7 @@ def check_clip(owner: str, clip: float | None) -> float | None:
 
 def check_gamma(owner: str, gamma: float) -> float:
     # The accumulator is multiplied by gamma every step: above 1 it diverges, below 0 it flips sign.
-    number = _real_number(gamma)
+    number = real_number(gamma)
     if number is None or not 0 <= number <= 1:  # NaN fails the comparison too
         raise _argument_error(owner, "gamma", "a number in [0, 1]", gamma)
     return number
@@ -177,9 +172,9 @@ def as_float64(owner: str, obs: Any, shape: tuple[int, ...], what: str = "observ
 def check_obs_finite(owner: str, obs: Any, batched: bool, what: str = "observation") -> None:
     """Raise ``ValueError`` naming the first NaN or inf in ``obs`` (and, with ``batched``, its sub-env)."""
     x = np.asarray(obs)
-    if _probably_finite(x):  # the common case, without the call below
+    if probably_finite(x):  # the common case, without the call below
         return
-    found = _first_nonfinite(x)
+    found = first_nonfinite(x)
     if found is None:
         return
     index, value = found
@@ -209,9 +204,9 @@ def checked_float64(
 
 def check_rewards_finite(owner: str, rewards: np.ndarray) -> None:
     """Raise ``ValueError`` naming the first sub-env whose reward is NaN or inf."""
-    if _probably_finite(rewards):  # the common case, without the call below
+    if probably_finite(rewards):  # the common case, without the call below
         return
-    found = _first_nonfinite(rewards)
+    found = first_nonfinite(rewards)
     if found is not None:
         index, value = found
         raise ValueError(
@@ -270,7 +265,7 @@ def check_normalizer_state(
         array = np.array(value, dtype=np.float64)
         if array.shape != shape:
             raise ValueError(f"{owner}.load_state_dict: '{key}' has shape {array.shape}, expected {shape}")
-        found = _first_nonfinite(array)
+        found = first_nonfinite(array)
         if found is not None:
             raise ValueError(
                 f"{owner}.load_state_dict: '{key}' has a non-finite value {found[1]!r} at index {found[0]}"
