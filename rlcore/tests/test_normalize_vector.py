@@ -14,7 +14,6 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorWrapper
 from rlcore.stats import RunningMeanStd
 from rlcore.testing import GenericTestEnv, check_vector_wrapper, make_vector_env
 from rlcore.wrappers import normalize as single
-from rlcore.wrappers.vector._autoreset import AutoresetTracker
 from rlcore.wrappers.vector.normalize import NormalizeObservation, NormalizeReward
 
 PRIOR = 1e-4  # RunningMeanStd's default pseudo-count
@@ -430,49 +429,6 @@ def test_non_finite_frames_name_the_sub_env_and_element(mode, per_env):
     ):
         env.step(np.zeros(3, dtype=np.int64))
     torch.testing.assert_close(env.state_dict(), before, rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("mode", list(AutoresetMode), ids=lambda m: m.name)
-def test_autoreset_tracker_against_a_naive_loop(mode):
-    num_envs = 5
-    tracker = AutoresetTracker(make_vector_env(GenericTestEnv, num_envs, mode))
-    rng = np.random.default_rng(4)
-    pending = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: whose next step is an autoreset step
-    handed_out = []  # every mask returned so far, with a copy: the tracker must never change them
-    tracker.on_reset(None)
-    for _ in range(300):
-        if rng.random() < 0.1:
-            mask = rng.random(num_envs) < 0.5
-            reset = tracker.on_reset({"reset_mask": mask})
-            np.testing.assert_array_equal(reset, mask)
-            pending &= ~mask
-        terminated = rng.random(num_envs) < 0.15
-        truncated = rng.random(num_envs) < 0.1
-        started, transition = tracker.on_step(terminated, truncated)
-        ended = terminated | truncated
-        if mode == AutoresetMode.NEXT_STEP:
-            expected_started = pending.copy()
-            # Flags reported on an autoreset step (which a Gymnasium env never does) do not
-            # make another autoreset step.
-            pending = ended & ~expected_started
-        elif mode == AutoresetMode.SAME_STEP:
-            expected_started = ended
-        else:
-            expected_started = np.zeros(num_envs, dtype=bool)
-        expected_transition = (
-            ~expected_started if mode == AutoresetMode.NEXT_STEP else np.ones(num_envs, bool)
-        )
-        np.testing.assert_array_equal(started, expected_started)
-        np.testing.assert_array_equal(transition, expected_transition)
-        np.testing.assert_array_equal(tracker.ended, ended)
-        assert tracker.any_ended == ended.any() and tracker.any_started == expected_started.any()
-        handed_out += [(started, started.copy()), (transition, transition.copy()), (tracker.ended, ended)]
-        for mask, copy in handed_out[-30:]:
-            np.testing.assert_array_equal(mask, copy)
-    # With nothing pending, the all-True transition mask is one shared read-only array.
-    for _ in range(2):  # the first step clears what is pending (NEXT_STEP)
-        _, transition = tracker.on_step(np.zeros(num_envs, bool), np.zeros(num_envs, bool))
-    assert transition.all() and not transition.flags.writeable
 
 
 def test_non_finite_final_obs_is_reported():

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+from rlcore._autoreset import AutoresetTracker
 from rlcore.seeding import seed_env
-from rlcore.wrappers.vector._autoreset import AutoresetTracker
 
 __all__ = ["EvaluationResult", "evaluate"]
 
@@ -177,9 +177,9 @@ def _evaluate_vector(policy: Policy, env: VectorEnv, n_episodes: int, seed: int 
     returns: list[float] = []
     lengths: list[int] = []
     indices: list[int] = []
-    tracker = AutoresetTracker(env)
+    tracker = AutoresetTracker.of(env, "evaluate")
     obs = seed_env(env, seed, stream="eval").obs if seed is not None else env.reset()[0]
-    tracker.on_reset(None)
+    tracker.on_reset()
     while (counts < targets).any():
         obs, rewards, terminated, truncated, _ = env.step(_to_numpy(policy(obs)))
         terminated, truncated = np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool)
@@ -196,9 +196,8 @@ def _evaluate_vector(policy: Policy, env: VectorEnv, n_episodes: int, seed: int 
         running_return[done] = 0.0
         running_length[done] = 0
         if tracker.mode == AutoresetMode.DISABLED and done.any():
-            options = {"reset_mask": done}
-            obs, _ = env.reset(options=options)
-            tracker.on_reset(options)
+            obs, _ = env.reset(options={"reset_mask": done})
+            tracker.on_reset(done)
     return _result(returns, lengths, indices)
 
 

@@ -8,12 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode
 
 from rlcore._numeric import LARGE_SIZE, real_number
 
 __all__ = [
-    "AutoresetRows",
     "FieldChecker",
     "check_positive_int",
     "check_state_keys",
@@ -156,38 +154,6 @@ class FieldChecker:
             f"{self.where}: {self.name} holds {value[index].item()!r} at index {index}, which {self.dtype} "
             f"cannot store (it would become {becomes!r}); {expected}"
         )
-
-
-class AutoresetRows:
-    """Which rows of a vector-env step are transitions.
-
-    Under ``NEXT_STEP`` (Gymnasium's default) the step after an episode end is the autoreset
-    step: its observation is the reset observation, its action is ignored, and it is not a
-    transition. Under ``SAME_STEP`` and ``DISABLED`` every step is a transition.
-    """
-
-    def __init__(self, where: str, num_envs: int, mode: AutoresetMode | str) -> None:
-        try:
-            self.mode = AutoresetMode(mode)
-        except ValueError:
-            choices = ", ".join(repr(m.value) for m in AutoresetMode)
-            raise ValueError(
-                f"{where}: autoreset_mode must be a gymnasium AutoresetMode or one of {choices}, got {mode!r}"
-            ) from None
-        self.pending = np.zeros(num_envs, dtype=bool)
-        self.next_step = self.mode == AutoresetMode.NEXT_STEP
-
-    def transitions(self) -> np.ndarray | None:
-        """Mask of the coming step's real transitions (``None``: all of them)."""
-        # count_nonzero is the cheapest reduction on a small bool array (add() calls this per step).
-        if not self.next_step or not np.count_nonzero(self.pending):
-            return None
-        return ~self.pending
-
-    def advance(self, ended: np.ndarray, transitions: np.ndarray | None) -> None:
-        """Record a step whose episode ends (terminated | truncated) were ``ended``."""
-        if self.next_step:
-            self.pending = ended if transitions is None else ended & transitions
 
 
 def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:

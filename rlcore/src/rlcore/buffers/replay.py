@@ -29,8 +29,8 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from rlcore._autoreset import AutoresetTracker
 from rlcore.buffers._common import (
-    AutoresetRows,
     FieldChecker,
     check_positive_int,
     check_state_keys,
@@ -156,7 +156,7 @@ class ReplayBuffer:
         self.device = torch.device(device)
         self.obs_shape, self.obs_dtype = space_layout(where, "observation_space", observation_space)
         self.action_shape, self.action_dtype = space_layout(where, "action_space", action_space)
-        self._autoreset = AutoresetRows(where, num_envs, autoreset_mode)
+        self._autoreset = AutoresetTracker(num_envs, autoreset_mode, where)
         self._rng = make_rng(seed)
         self._rows = rows = capacity // num_envs
         n = num_envs
@@ -591,7 +591,7 @@ class ReplayBuffer:
         set_rng_state(where, self._rng, state["rng_state"])
         for name, array in loaded.items():
             np.copyto(arrays[name], array)
-        self._autoreset.pending = pending.copy()
+        self._autoreset.pending = pending
         self._head, self._tail = head, tail
         if self.store_frames_once:
             self._frames_pushed = frames_pushed

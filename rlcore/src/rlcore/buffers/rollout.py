@@ -28,8 +28,8 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from rlcore._autoreset import AutoresetTracker
 from rlcore.buffers._common import (
-    AutoresetRows,
     FieldChecker,
     check_positive_int,
     check_state_keys,
@@ -114,7 +114,7 @@ class RolloutBuffer:
         self.device = torch.device(device)
         self.obs_shape, self.obs_dtype = space_layout(where, "observation_space", observation_space)
         self.action_shape, self.action_dtype = space_layout(where, "action_space", action_space)
-        self._autoreset = AutoresetRows(where, n, autoreset_mode)
+        self._autoreset = AutoresetTracker(n, autoreset_mode, where)
         self._rng = make_rng(seed)
 
         add = "RolloutBuffer.add"
@@ -372,4 +372,4 @@ class RolloutBuffer:
         check_state_keys(where, state, {"rng_state", "autoreset_pending"})
         pending = load_array(where, "autoreset_pending", state["autoreset_pending"], self._autoreset.pending)
         set_rng_state(where, self._rng, state["rng_state"])
-        self._autoreset.pending = pending.copy()
+        self._autoreset.pending = pending

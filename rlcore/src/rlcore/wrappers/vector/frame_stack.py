@@ -16,6 +16,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
+from rlcore._autoreset import AutoresetTracker
 from rlcore.wrappers._frame_ring import (
     FrameRing,
     check_empty_state,
@@ -23,7 +24,6 @@ from rlcore.wrappers._frame_ring import (
     resolve_padding,
     stack_box,
 )
-from rlcore.wrappers.vector._autoreset import AutoresetTracker
 
 __all__ = ["FrameStack"]
 
@@ -117,7 +117,7 @@ class FrameStack(VectorWrapper, gym.utils.RecordConstructorArgs):
         padding = resolve_padding(padding_type, frame_space, _NAME)
         self.padding_type = padding_type if isinstance(padding_type, str) else "custom"
         self._batch_shape = (self.num_envs, *frame_space.shape)
-        self._tracker = AutoresetTracker(env)
+        self._tracker = AutoresetTracker.of(env, _NAME)
         self._same_step = self._tracker.mode == AutoresetMode.SAME_STEP
         self._ring = FrameRing(frame_space.shape, frame_space.dtype, self.num_stack, padding, self.num_envs)
 
@@ -126,8 +126,9 @@ class FrameStack(VectorWrapper, gym.utils.RecordConstructorArgs):
     ) -> tuple[NDArray[Any], dict[str, Any]]:
         """Reset the sub-envs (all, or ``options["reset_mask"]``) and refill their stacks only."""
         # Read the mask before the inner env, which may pop it from ``options``.
-        reset = self._tracker.on_reset(options)
+        reset = self._tracker.reset_rows(options)
         obs, info = self.env.reset(seed=seed, options=options)
+        self._tracker.on_reset(reset)
         if np.shape(obs) != self._batch_shape:
             raise ValueError(
                 f"{_NAME}: the vector env's reset observation has shape {np.shape(obs)}, expected "

@@ -22,6 +22,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
+from rlcore._autoreset import AutoresetTracker
 from rlcore.wrappers._meta_core import (
     TASK_ATTRIBUTES,
     FlatEncoder,
@@ -33,7 +34,6 @@ from rlcore.wrappers._meta_core import (
     pop_new_trial,
     trial_observation_space,
 )
-from rlcore.wrappers.vector._autoreset import AutoresetTracker
 
 __all__ = ["TaskOneHot", "TrialWrapper", "check_task_env"]
 
@@ -249,7 +249,7 @@ class TrialWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             self.single_observation_space = trial_observation_space(self._obs_encoder, self._action_encoder)
             self.observation_space = batch_space(self.single_observation_space, n=self.num_envs)
             action_size = self._action_encoder.size
-        self._tracker = AutoresetTracker(env)
+        self._tracker = AutoresetTracker.of(env, owner)
         self._same_step = self._tracker.mode == AutoresetMode.SAME_STEP
         self._base = _base(env, owner)
         self._core = TrialCore(
@@ -267,12 +267,13 @@ class TrialWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
     ) -> tuple[Any, dict[str, Any]]:
         """Reset the sub-envs (all, or ``options["reset_mask"]``): next episodes or new trials."""
         # Read the mask before the inner env, which pops it from the options it gets.
-        rows = self._tracker.on_reset(options)
+        rows = self._tracker.reset_rows(options)
         force, env_options = pop_new_trial(options, self.num_envs, self._owner)
         seeds = _per_env_seeds(seed, self.num_envs, self._owner)
         new_trial, changed = self._core.before_reset(rows, seeds, force)
         self._hand_over(changed)
         obs, info = self.env.reset(seed=_as_declared(seed), options=env_options)
+        self._tracker.on_reset(rows)
         _, changed = self._core.begin(rows, new_trial)
         self._hand_over(changed)
         info = {**info, "episode_in_trial": self.episode_in_trial, "_episode_in_trial": self._all.copy()}
@@ -365,7 +366,7 @@ class TaskOneHot(VectorWrapper, gym.utils.RecordConstructorArgs):
             self._obs_encoder, np.zeros(self.num_tasks), np.ones(self.num_tasks)
         )
         self.observation_space = batch_space(self.single_observation_space, n=self.num_envs)
-        self._tracker = AutoresetTracker(env)
+        self._tracker = AutoresetTracker.of(env, owner)
         self._same_step = self._tracker.mode == AutoresetMode.SAME_STEP
         self._owner = owner
         self._base = _base(env, owner)
@@ -375,8 +376,9 @@ class TaskOneHot(VectorWrapper, gym.utils.RecordConstructorArgs):
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
         """Reset the sub-envs and read their tasks."""
-        self._tracker.on_reset(options)
+        rows = self._tracker.reset_rows(options)
         obs, info = self.env.reset(seed=_as_declared(seed), options=options)
+        self._tracker.on_reset(rows)
         self._read_tasks()
         return self._observation(obs), info
 

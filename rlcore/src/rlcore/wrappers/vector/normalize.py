@@ -10,7 +10,7 @@ Statistics are shared across sub-envs by default (one ``RunningMeanStd(shape)``,
 The statistics are those of the single-env twins run over the same episodes: ``num_envs``
 single-env wrappers sharing one ``RunningMeanStd`` (the default), or each with its own
 (``per_env=True``), every episode started by ``reset()``. Up to rounding (a batch enters at
-once) they agree in every autoreset mode (see :mod:`rlcore.wrappers.vector._autoreset`):
+once) they agree in every autoreset mode (see :mod:`rlcore._autoreset`):
 
 * Observations: each episode's first observation and every observation a transition leads
   to, final ones included. So every row of every batch that ``reset`` and ``step`` return
@@ -42,6 +42,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
+from rlcore._autoreset import AutoresetTracker
 from rlcore.stats import RunningMeanStd
 from rlcore.wrappers._normalize import (
     ObservationNormalizerState,
@@ -59,7 +60,6 @@ from rlcore.wrappers._normalize import (
     standardize,
     statistics_overflow,
 )
-from rlcore.wrappers.vector._autoreset import AutoresetTracker
 
 __all__ = ["NormalizeObservation", "NormalizeReward"]
 
@@ -166,7 +166,7 @@ class NormalizeObservation(
         self.obs_rms = resolve_rms(name, "obs_rms", obs_rms, shape, self.num_envs if self.per_env else None)
         self.single_observation_space = normalized_box(shape, self.clip)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self._tracker = AutoresetTracker(env)
+        self._tracker = AutoresetTracker.of(env, name)
         self._same_step = self._tracker.mode == AutoresetMode.SAME_STEP
 
     def reset(
@@ -174,8 +174,9 @@ class NormalizeObservation(
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset (some) sub-envs; the reset rows enter the statistics (unless frozen)."""
         # Before env.reset: Gymnasium's vector envs pop "reset_mask" out of the options.
-        reset = self._tracker.on_reset(options)
+        reset = self._tracker.reset_rows(options)
         obs, info = self.env.reset(seed=seed, options=options)
+        self._tracker.on_reset(reset)
         x = as_float64(_OBS, obs, self._batch_shape)
         self._update(obs, x, _partial(reset))
         return self._normalize(x), info
@@ -357,7 +358,7 @@ class NormalizeReward(
         )
         self.discounted_return = np.zeros(self.num_envs, dtype=np.float64)
         self._reward_shape = (self.num_envs,)
-        self._tracker = AutoresetTracker(env)
+        self._tracker = AutoresetTracker.of(env, name)
         self._next_step = self._tracker.mode == AutoresetMode.NEXT_STEP
 
     def reset(
@@ -365,8 +366,9 @@ class NormalizeReward(
     ) -> tuple[Any, dict[str, Any]]:
         """Reset (some) sub-envs and clear their accumulated returns."""
         # Before env.reset: Gymnasium's vector envs pop "reset_mask" out of the options.
-        reset = self._tracker.on_reset(options)
+        reset = self._tracker.reset_rows(options)
         result = self.env.reset(seed=seed, options=options)
+        self._tracker.on_reset(reset)
         self.discounted_return[reset] = 0.0
         return result
 
