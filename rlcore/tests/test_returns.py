@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from rlcore.returns import discounted_returns, gae, td_lambda_returns
+from rlcore.returns import discounted_returns, gae, n_step_returns, td_lambda_returns
 
 RTOL, ATOL = 1e-10, 1e-9
 
@@ -353,3 +353,112 @@ def test_torch_outputs_stay_on_the_input_device():
     assert adv.device.type == "meta" and ret.device.type == "meta" and adv.dtype == torch.float32
     with pytest.raises(ValueError, match="gae: values is on device cpu, but rewards is on meta"):
         gae(t, torch.zeros(5, 2), t, flags, flags)
+
+
+# ---------------------------------------------------------------------------- n-step windows
+def naive_n_step(r, lengths, gamma):
+    r = np.asarray(r, dtype=np.float64)
+    out, discounts = np.zeros(r.shape[1]), np.zeros(r.shape[1])
+    for b in range(r.shape[1]):
+        total, weight = 0.0, 1.0
+        for j in range(int(lengths[b])):
+            total += weight * r[j, b]
+            weight *= gamma
+        out[b], discounts[b] = total, gamma ** int(lengths[b])
+    return out, discounts
+
+
+@st.composite
+def windows(draw):
+    steps = draw(st.integers(1, 12))
+    envs = draw(st.integers(1, 6))
+    rewards = draw(arrays(np.float64, (steps, envs), elements=st.floats(-1e3, 1e3)))
+    lengths = np.asarray(draw(st.lists(st.integers(0, steps), min_size=envs, max_size=envs)), dtype=np.int64)
+    return rewards, lengths
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=windows(), gamma=unit)
+def test_n_step_returns_match_naive_loop(data, gamma):
+    rewards, lengths = data
+    returns, discounts = n_step_returns(rewards, lengths, gamma)
+    expected_returns, expected_discounts = naive_n_step(rewards, lengths, gamma)
+    np.testing.assert_allclose(returns, expected_returns, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(discounts, expected_discounts, rtol=RTOL, atol=0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=windows(), gamma=unit)
+def test_n_step_returns_are_discounted_returns_of_the_cut_window(data, gamma):
+    rewards, lengths = data
+    steps = rewards.shape[0]
+    j = np.arange(steps)[:, None]
+    cut = np.where(j < lengths, rewards, 0.0)
+    # The window terminates at its last step (m - 1); a window of length 0 holds nothing.
+    terminated = (j == lengths - 1) | (lengths == 0)
+    expected = discounted_returns(cut, np.zeros_like(cut), terminated, np.zeros_like(terminated), gamma)[0]
+    np.testing.assert_allclose(n_step_returns(rewards, lengths, gamma)[0], expected, rtol=RTOL, atol=ATOL)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=windows(), gamma=unit)
+def test_n_step_returns_of_tensors_equal_numpy(data, gamma):
+    rewards, lengths = data
+    expected = n_step_returns(rewards.astype(np.float32), lengths, gamma)
+    got = n_step_returns(torch.from_numpy(rewards.astype(np.float32)), torch.from_numpy(lengths), gamma)
+    for tensor, array in zip(got, expected, strict=True):
+        assert tensor.dtype == torch.float32 and array.dtype == np.float32
+        np.testing.assert_array_equal(tensor.numpy(), array)
+
+
+def test_n_step_returns_ignore_rewards_beyond_the_window():
+    rewards = np.array([[1.0, np.nan], [np.inf, 2.0], [np.nan, -np.inf]])
+    with np.errstate(all="raise"):
+        returns, discounts = n_step_returns(rewards, np.array([1, 0]), gamma=0.0)
+    np.testing.assert_array_equal(returns, [1.0, 0.0])
+    np.testing.assert_array_equal(discounts, [0.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("rewards", "lengths", "error", "match"),
+    [
+        (
+            np.zeros((3, 2)),
+            np.array([-1, 2]),
+            ValueError,
+            r"lengths must be in \[0, n\] = \[0, 3\], got values in \[-1, 2\]",
+        ),
+        (np.zeros((3, 2)), np.array([1, 4]), ValueError, r"got values in \[1, 4\]"),
+        (
+            np.zeros((3, 2)),
+            np.array([1]),
+            ValueError,
+            r"lengths has shape \(1,\), expected rewards.shape\[1:\] = \(2,\)",
+        ),
+        (np.zeros((3, 2)), np.array([1.0, 2.0]), TypeError, "rewards must be floating and lengths integer"),
+        (np.zeros((3, 2), dtype=np.int64), np.array([1, 2]), TypeError, "rewards must be floating"),
+        (
+            np.zeros((3, 2)),
+            [1, 2],
+            TypeError,
+            "lengths must be an integer numpy.ndarray like rewards, got builtins.list",
+        ),
+        (
+            torch.zeros(3, 2),
+            np.array([1, 2]),
+            TypeError,
+            "lengths must be an integer torch.Tensor like rewards",
+        ),
+        (torch.zeros(3, 2), torch.tensor([0, 4]), ValueError, r"got values in \[0, 4\]"),
+        (np.zeros(()), np.zeros((), dtype=np.int64), ValueError, "time axis first"),
+    ],
+)
+def test_n_step_returns_errors_name_the_argument(rewards, lengths, error, match):
+    with pytest.raises(error, match=match):
+        n_step_returns(rewards, lengths, 0.9)
+
+
+@pytest.mark.parametrize("gamma", [-0.1, 1.5, float("nan"), True])
+def test_n_step_returns_gamma_outside_the_unit_interval(gamma):
+    with pytest.raises(ValueError, match=r"n_step_returns: gamma must be a number in \[0, 1\]"):
+        n_step_returns(np.zeros((2, 1)), np.array([1]), gamma)

@@ -43,6 +43,11 @@ and :math:`c_t = 1 - \mathrm{end}_t` for :math:`t < T - 1`, :math:`c_{T-1} = 0`:
   :math:`\delta_t = r_t + \gamma (1 - \mathrm{term}_t)\, v(s'_t) - v(s_t)`,
   :math:`A_t = \delta_t + \gamma\lambda\, c_t\, A_{t+1}`, returns :math:`A_t + v(s_t)`.
 
+* :func:`n_step_returns` (Sutton & Barto 2018, §7.1), of windows rather than trajectories: the
+  discounted sum of the first :math:`m \le n` rewards of a window, :math:`G = \sum_{j<m}
+  \gamma^j r_j`, and the discount :math:`\gamma^m` of the value it bootstraps from. Replay
+  buffers call it for their n-step transitions.
+
 Identities (tested): ``td_lambda_returns(..., lam=1)`` equals ``discounted_returns``; when
 ``next_values[t] == values[t + 1]`` wherever step ``t`` does not end an episode (as in any
 rollout), the returns of ``gae`` equal ``td_lambda_returns``, and with ``lam=0`` the advantages
@@ -57,16 +62,22 @@ steps, summing each output's terms in a tree (no division, so no loss of accurac
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import math
-import numbers
 from typing import Any, overload
 
 import numpy as np
 import torch
 
-__all__ = ["discounted_returns", "gae", "td_lambda_returns"]
+from rlcore._returns_core import (
+    cast,
+    check_inputs,
+    check_unit_interval,
+    continues,
+    f64,
+    no_grad,
+    reverse_linear_scan,
+)
+
+__all__ = ["discounted_returns", "gae", "n_step_returns", "td_lambda_returns"]
 
 
 @overload
@@ -176,18 +187,18 @@ def td_lambda_returns(
     """
     where = "td_lambda_returns"
     floats = {"rewards": rewards, "next_values": next_values}
-    kind = _check_inputs(where, floats, {"terminated": terminated, "truncated": truncated})
-    _check_unit_interval(where, "gamma", gamma)
-    _check_unit_interval(where, "lam", lam)
-    with _no_grad(kind):
-        r, nv = _f64(rewards), _f64(next_values)
-        cont = _continues(terminated, truncated)
-        bootstrap = gamma * _f64(~terminated) * nv
+    kind = check_inputs(where, floats, {"terminated": terminated, "truncated": truncated})
+    check_unit_interval(where, "gamma", gamma)
+    check_unit_interval(where, "lam", lam)
+    with no_grad(kind):
+        r, nv = f64(rewards), f64(next_values)
+        cont = continues(terminated, truncated)
+        bootstrap = gamma * f64(~terminated) * nv
         # Inside an episode only (1 - lam) of the bootstrap is taken now; lam of it comes
         # through G_{t+1}. Where the recursion is cut (cont = 0) the whole bootstrap is taken.
         b = r + bootstrap * (1.0 - lam * cont)
-        out = _reverse_linear_scan(b, cont * (gamma * lam))
-        return _cast(out, kind, floats)
+        out = reverse_linear_scan(b, cont * (gamma * lam))
+        return cast(out, kind, floats)
 
 
 @overload
@@ -260,117 +271,111 @@ def gae(
     """
     where = "gae"
     floats = {"rewards": rewards, "values": values, "next_values": next_values}
-    kind = _check_inputs(where, floats, {"terminated": terminated, "truncated": truncated})
-    _check_unit_interval(where, "gamma", gamma)
-    _check_unit_interval(where, "lam", lam)
-    with _no_grad(kind):
-        r, v, nv = _f64(rewards), _f64(values), _f64(next_values)
-        delta = r + gamma * _f64(~terminated) * nv - v
-        advantages = _reverse_linear_scan(delta, _continues(terminated, truncated) * (gamma * lam))
+    kind = check_inputs(where, floats, {"terminated": terminated, "truncated": truncated})
+    check_unit_interval(where, "gamma", gamma)
+    check_unit_interval(where, "lam", lam)
+    with no_grad(kind):
+        r, v, nv = f64(rewards), f64(values), f64(next_values)
+        delta = r + gamma * f64(~terminated) * nv - v
+        advantages = reverse_linear_scan(delta, continues(terminated, truncated) * (gamma * lam))
         returns = advantages + v
-        return _cast(advantages, kind, floats), _cast(returns, kind, floats)
+        return cast(advantages, kind, floats), cast(returns, kind, floats)
 
 
-# ---------------------------------------------------------------------------- the scan
-def _reverse_linear_scan(b: Any, c: Any) -> Any:
-    r"""Solve :math:`x_t = b_t + c_t x_{t+1}`, :math:`x_T = 0`, along axis 0; overwrites ``b`` and ``c``.
+@overload
+def n_step_returns(
+    rewards: np.ndarray, lengths: np.ndarray, gamma: float = ...
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def n_step_returns(
+    rewards: torch.Tensor, lengths: torch.Tensor, gamma: float = ...
+) -> tuple[torch.Tensor, torch.Tensor]: ...
+def n_step_returns(rewards: Any, lengths: Any, gamma: float = 0.99) -> tuple[Any, Any]:
+    r"""n-step returns of windows of ``n`` steps that each stop after their first ``m`` steps.
 
-    Hillis-Steele doubling: after the round with offset ``k``, ``x[t]`` holds the sum of the
-    terms :math:`(\prod_{u=t}^{s-1} c_u)\, b_s` for :math:`s < t + 2k` and ``c[t]`` the product
-    :math:`\prod_{u=t}^{t+2k-1} c_u`. Each round reads only values of the previous round (the
-    right-hand sides are evaluated before the assignment), so NumPy and torch give the same
-    result, and ``log2(T)`` rounds of whole-array operations replace ``T`` Python steps.
+    .. math::
+        G = \sum_{j=0}^{m-1} \gamma^j r_j, \qquad \text{discount} = \gamma^m,
+
+    so that the n-step target of a window starting at :math:`s_t` is
+    :math:`G + \gamma^m (1 - \mathrm{term})\, v(s_{t+m})` (Sutton & Barto, *Reinforcement
+    Learning: An Introduction*, 2nd ed., 2018, §7.1). A window stops early at an episode end
+    (its last step then carries the flags), or where no later step is known. Rewards at
+    :math:`j \ge m` are not read (they may be anything, NaN included). Equals
+    ``discounted_returns(...)[0]`` of the window with its rewards after step ``m - 1`` zeroed,
+    ``terminated`` set at step ``m - 1`` and zero next values (tested).
+
+    Args:
+        rewards: :math:`r_j`, floating, shape ``(n, N)``: ``N`` windows of ``n`` steps, time first.
+        lengths: :math:`m`, integer, shape ``(N,)``, each in ``[0, n]``.
+        gamma: discount in [0, 1].
+
+    Returns:
+        ``(returns, discounts)``, each shape ``(N,)``, in the dtype of ``rewards`` (summed in float64).
+
+    Example:
+        >>> rewards = np.array([[1.0, 1.0], [2.0, 2.0], [4.0, np.nan]])
+        >>> n_step_returns(rewards, np.array([3, 2]), gamma=0.5)
+        (array([3., 2.]), array([0.125, 0.25 ]))
     """
-    x = b
-    steps = x.shape[0]
-    k = 1
-    while k < steps:
-        x[: steps - k] += c[: steps - k] * x[k:]
-        if 2 * k < steps:
-            c[: steps - k] = c[: steps - k] * c[k:]
-        k *= 2
-    return x
-
-
-def _continues(terminated: Any, truncated: Any) -> Any:
-    """1.0 where the recursion goes on to ``t + 1`` (no episode end, not the last step), else 0.0."""
-    cont = _f64(~(terminated | truncated))
-    if cont.shape[0]:
-        cont[-1] = 0.0
-    return cont
-
-
-# ---------------------------------------------------------------------------- checks
-def _check_inputs(where: str, floats: dict[str, Any], flags: dict[str, Any]) -> str:
-    """Check kinds, shapes, dtypes and devices; return ``"numpy"`` or ``"torch"``."""
-    first_name, first = next(iter(floats.items()))
-    if isinstance(first, np.ndarray):
-        kind = "numpy"
-    elif isinstance(first, torch.Tensor):
-        kind = "torch"
-    else:
-        raise TypeError(
-            f"{where}: {first_name} must be a numpy.ndarray or a torch.Tensor, got {type(first).__name__}"
-        )
-    array_type = np.ndarray if kind == "numpy" else torch.Tensor
-    shape = tuple(first.shape)
-    if len(shape) == 0:
-        raise ValueError(
-            f"{where}: {first_name} must have shape (T, ...) with a time axis first, got a 0-d array"
-        )
-    for name, x in {**floats, **flags}.items():
-        if not isinstance(x, array_type):
+    where = "n_step_returns"
+    check_unit_interval(where, "gamma", gamma)
+    # NumPy first, with the few checks it needs: replay buffers call this on every sample.
+    if type(rewards) is np.ndarray and type(lengths) is np.ndarray:
+        if rewards.dtype.kind != "f" or lengths.dtype.kind not in "iu":
             raise TypeError(
-                f"{where}: {name} is a {type(x).__module__}.{type(x).__name__} but {first_name} is a "
-                f"{array_type.__module__}.{array_type.__name__}; pass all arrays as NumPy arrays or all as torch tensors"
+                f"{where}: rewards must be floating and lengths integer, got {rewards.dtype} and {lengths.dtype}"
             )
-        if tuple(x.shape) != shape:
-            raise ValueError(
-                f"{where}: {name} has shape {tuple(x.shape)}, expected the shape of {first_name} {shape}"
-            )
-        if kind == "torch" and x.device != first.device:
-            raise ValueError(
-                f"{where}: {name} is on device {x.device}, but {first_name} is on {first.device}"
-            )
-    for name, x in floats.items():
-        floating = np.issubdtype(x.dtype, np.floating) if kind == "numpy" else x.is_floating_point()
-        if not floating:
-            raise TypeError(f"{where}: {name} must have a floating dtype, got {x.dtype}")
-    for name, x in flags.items():
-        if x.dtype != (np.bool_ if kind == "numpy" else torch.bool):
-            convert = ".astype(bool)" if kind == "numpy" else ".bool()"
-            raise TypeError(
-                f"{where}: {name} must have dtype bool, got {x.dtype} (convert it with {convert})"
-            )
-    return kind
-
-
-def _check_unit_interval(where: str, name: str, value: Any) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(float(value))
-        or not 0.0 <= float(value) <= 1.0
-    ):
-        raise ValueError(f"{where}: {name} must be a number in [0, 1], got {value!r}")
-
-
-# ---------------------------------------------------------------------------- backend helpers
-def _f64(x: Any) -> Any:
-    """A float64 copy-or-view of ``x`` (bool arrays become 0.0 / 1.0)."""
-    if isinstance(x, torch.Tensor):
-        return x.to(torch.float64)
-    return x.astype(np.float64, copy=x.dtype != np.float64)
-
-
-def _cast(x: Any, kind: str, floats: dict[str, Any]) -> Any:
-    """``x`` in the promoted dtype of the floating inputs."""
+        steps, shape = _window_shape(where, rewards, lengths)
+        # One comparison (a negative length wraps to a large unsigned one).
+        if (lengths.astype(np.uint64) > steps).any():
+            _raise_length_range(where, lengths, steps)
+        j = np.arange(steps).reshape(steps, *([1] * len(shape)))
+        # Masked before the product: a reward the window does not reach may be NaN or inf.
+        inside = np.where(j < lengths, rewards, rewards.dtype.type(0))
+        returns = (inside * gamma ** j.astype(np.float64)).sum(axis=0)
+        discounts = gamma ** lengths.astype(np.float64)
+        return returns.astype(rewards.dtype), discounts.astype(rewards.dtype)
+    kind = check_inputs(where, {"rewards": rewards}, {})
     if kind == "numpy":
-        return x.astype(np.result_type(*(a.dtype for a in floats.values())), copy=False)
-    dtype = functools.reduce(torch.promote_types, (a.dtype for a in floats.values()))
-    return x.to(dtype)
+        raise TypeError(
+            f"{where}: lengths must be an integer numpy.ndarray like rewards, got {_describe(lengths)}"
+        )
+    if not isinstance(lengths, torch.Tensor) or lengths.is_floating_point() or lengths.dtype == torch.bool:
+        raise TypeError(
+            f"{where}: lengths must be an integer torch.Tensor like rewards, got {_describe(lengths)}"
+        )
+    if lengths.device != rewards.device:
+        raise ValueError(
+            f"{where}: lengths is on device {lengths.device}, but rewards is on {rewards.device}"
+        )
+    steps, shape = _window_shape(where, rewards, lengths)
+    if ((lengths < 0) | (lengths > steps)).any():
+        _raise_length_range(where, lengths, steps)
+    with no_grad(kind):
+        times = torch.arange(steps, device=rewards.device).reshape(steps, *([1] * len(shape)))
+        base = torch.tensor(gamma, dtype=torch.float64, device=rewards.device)
+        masked = torch.where(times < lengths, f64(rewards), 0.0)
+        sums = (masked * torch.pow(base, times)).sum(dim=0)
+        return sums.to(rewards.dtype), torch.pow(base, lengths).to(rewards.dtype)
 
 
-def _no_grad(kind: str) -> Any:
-    # Returns and advantages are regression targets: gradients must not flow through them.
-    return torch.no_grad() if kind == "torch" else contextlib.nullcontext()
+def _window_shape(where: str, rewards: Any, lengths: Any) -> tuple[int, tuple[int, ...]]:
+    """``(n, rewards.shape[1:])``, or a ``ValueError`` if ``lengths`` does not have the window shape."""
+    if rewards.ndim == 0:
+        raise ValueError(f"{where}: rewards must have shape (n, ...) with a time axis first, got a 0-d array")
+    shape = tuple(rewards.shape[1:])
+    if tuple(lengths.shape) != shape:
+        raise ValueError(
+            f"{where}: lengths has shape {tuple(lengths.shape)}, expected rewards.shape[1:] = {shape}"
+        )
+    return int(rewards.shape[0]), shape
+
+
+def _raise_length_range(where: str, lengths: Any, steps: int) -> None:
+    low, high = int(lengths.min()), int(lengths.max())
+    raise ValueError(f"{where}: lengths must be in [0, n] = [0, {steps}], got values in [{low}, {high}]")
+
+
+def _describe(x: Any) -> str:
+    dtype = getattr(x, "dtype", None)
+    return f"{type(x).__module__}.{type(x).__name__}" + (f" of dtype {dtype}" if dtype is not None else "")

@@ -44,6 +44,8 @@ from rlcore.buffers._common import (
     to_numpy,
     to_tensor,
 )
+from rlcore.buffers._frame_store import FrameStore
+from rlcore.returns import n_step_returns
 
 __all__ = ["ReplayBatch", "ReplayBuffer"]
 
@@ -192,33 +194,13 @@ class ReplayBuffer:
                     f"{where}: store_frames_once needs observations of shape (k, *frame_shape), "
                     f"got observation_space {observation_space}"
                 )
-            k = self._k = self.obs_shape[0]
-            minimum = (k + 1) ** 2 * n
-            if frame_capacity is None:
-                frame_capacity = rows * n + rows * n // 16 + minimum
-            frame_capacity = check_positive_int(where, "frame_capacity", frame_capacity)
-            if frame_capacity < minimum:
-                # One add pushes up to (k + 1) frames per env, and a transition refers back up
-                # to k adds: fewer frames could overwrite the row being written.
-                raise ValueError(
-                    f"{where}: frame_capacity must be >= (k + 1)**2 * num_envs = {minimum}, got {frame_capacity}"
-                )
-            self._frame_capacity = frame_capacity
-            self._frames = np.zeros((frame_capacity, *self.obs_shape[1:]), dtype=self.obs_dtype)
-            # Absolute frame numbers (frame f lives in ring slot f % frame_capacity).
-            self._obs_frames = np.zeros((rows, n, k), dtype=np.int64)
-            self._next_frame = np.zeros((rows, n), dtype=np.int64)
-            self._frames_pushed: int = 0
-            # Oldest frame each row refers to. It never decreases from one row to the next: an
-            # env's stack either shifts forward by one frame or restarts with new frames. So
-            # dropping tail rows while their guard is below the oldest frame kept drops exactly
-            # the rows that lost a frame.
-            self._row_guard = np.zeros(rows, dtype=np.int64)
-            self._stack = np.zeros((n, k), dtype=np.int64)
-            self._needs_start: np.ndarray = np.ones(n, dtype=bool)
+            self._store: FrameStore | None = FrameStore(
+                where, rows, n, self.obs_shape, self.obs_dtype, frame_capacity
+            )
         else:
             if frame_capacity is not None:
                 raise ValueError(f"{where}: frame_capacity is only used with store_frames_once=True")
+            self._store = None
             self._obs = np.zeros((rows, n, *self.obs_shape), dtype=self.obs_dtype)
             self._next_obs = np.zeros((rows, n, *self.obs_shape), dtype=self.obs_dtype)
 
@@ -296,8 +278,9 @@ class ReplayBuffer:
         if type(truncated) is not nd or truncated.shape != c.shape or truncated.dtype is not c.dtype:
             truncated = c(truncated)
         valid = self._autoreset.transitions()
-        if self.store_frames_once and self.check_frames:
-            self._check_frame_stacks(obs, next_obs, valid)
+        store = self._store
+        if store is not None and self.check_frames:
+            store.check(obs, next_obs, valid)
 
         p = self._head % self._rows
         if self._head - self._tail == self._rows:
@@ -314,94 +297,24 @@ class ReplayBuffer:
             self._valid[p] = valid
             self._row_invalid[p] = invalid = self.num_envs - int(np.count_nonzero(valid))
             self._num_invalid += invalid
-        ended = terminated | truncated if self.store_frames_once or self._autoreset.next_step else None
-        if ended is not None and self.store_frames_once:
-            self._push_frames(p, obs, next_obs, valid, ended)
+        ended = terminated | truncated if store is not None or self._autoreset.next_step else None
+        if store is not None:
+            assert ended is not None
+            store.push(p, obs, next_obs, valid, ended)
         else:
             self._obs[p] = obs
             self._next_obs[p] = next_obs
         self._head += 1
         if ended is not None and self._autoreset.next_step:
             self._autoreset.advance(ended, valid)
-        if self.store_frames_once:
-            self._drop_rows_with_lost_frames()
+        if store is not None:
+            while self._tail < self._head and store.lost(self._tail % self._rows):
+                self._drop_oldest_row()
 
     def _drop_oldest_row(self) -> None:
         if self._num_invalid:
             self._num_invalid -= int(self._row_invalid[self._tail % self._rows])
         self._tail += 1
-
-    # ------------------------------------------------------------------ frames
-    def _check_frame_stacks(self, obs: np.ndarray, next_obs: np.ndarray, valid: np.ndarray | None) -> None:
-        envs = np.arange(self.num_envs) if valid is None else np.flatnonzero(valid)
-        if self._k > 1 and len(envs):
-            overlap = (next_obs[envs, :-1] == obs[envs, 1:]).reshape(len(envs), -1).all(axis=1)
-            if not overlap.all():
-                i = int(envs[np.argmin(overlap)])
-                raise ValueError(
-                    f"ReplayBuffer.add: next_obs[{i}][:-1] differs from obs[{i}][1:]; store_frames_once needs "
-                    "frame stacks (frames on axis 0, newest last, as gymnasium.wrappers.FrameStackObservation)"
-                )
-        cont = (
-            np.flatnonzero(~self._needs_start)
-            if valid is None
-            else np.flatnonzero(valid & ~self._needs_start)
-        )
-        if len(cont):
-            stored = self._frames[self._stack[cont] % self._frame_capacity]
-            same = (stored == obs[cont]).reshape(len(cont), -1).all(axis=1)
-            if not same.all():
-                i = int(cont[np.argmin(same)])
-                raise ValueError(
-                    f"ReplayBuffer.add: obs[{i}] is not the next_obs of env {i}'s previous step, which did not end "
-                    "its episode; store_frames_once stores each frame once and needs obs[t] == next_obs[t - 1] "
-                    "within an episode (check autoreset_mode)"
-                )
-
-    def _push_frames(
-        self, p: int, obs: np.ndarray, next_obs: np.ndarray, valid: np.ndarray | None, ended: np.ndarray
-    ) -> None:
-        k = self._k
-        pushed = self._frames_pushed
-        obs_frames = self._stack.copy()
-        starts = self._needs_start if valid is None else self._needs_start & valid
-        for i in np.flatnonzero(starts):
-            stack = obs[i]
-            keep = np.ones(k, dtype=bool)
-            if k > 1:
-                keep[1:] = (stack[1:] != stack[:-1]).reshape(k - 1, -1).any(axis=1)
-            kept = stack[keep]
-            self._write_frames(pushed, kept)
-            obs_frames[i] = pushed + np.cumsum(keep) - 1
-            pushed += len(kept)
-        envs = np.arange(self.num_envs) if valid is None else np.flatnonzero(valid)
-        newest = next_obs[:, -1] if valid is None else next_obs[envs, -1]
-        self._write_frames(pushed, newest)
-        next_frame = np.full(self.num_envs, -1, dtype=np.int64)
-        next_frame[envs] = pushed + np.arange(len(envs))
-        guard = int(obs_frames[envs, 0].min()) if len(envs) else pushed
-        pushed += len(envs)
-
-        self._obs_frames[p] = obs_frames
-        self._next_frame[p] = next_frame
-        self._stack[envs, :-1] = obs_frames[envs, 1:]
-        self._stack[envs, -1] = next_frame[envs]
-        self._frames_pushed = pushed
-        self._needs_start = ended.copy() if valid is None else ended | ~valid
-        self._row_guard[p] = guard
-
-    def _write_frames(self, start: int, frames: np.ndarray) -> None:
-        count = len(frames)
-        pos = start % self._frame_capacity
-        first = min(count, self._frame_capacity - pos)
-        self._frames[pos : pos + first] = frames[:first]
-        if first < count:
-            self._frames[: count - first] = frames[first:]
-
-    def _drop_rows_with_lost_frames(self) -> None:
-        oldest_kept = self._frames_pushed - self._frame_capacity
-        while self._tail < self._head and self._row_guard[self._tail % self._rows] < oldest_kept:
-            self._drop_oldest_row()
 
     # ------------------------------------------------------------------ sample
     def sample(self, batch_size: int, generator: np.random.Generator | None = None) -> ReplayBatch:
@@ -485,14 +398,8 @@ class ReplayBuffer:
             last, rewards, discounts = self._n_step_windows(
                 slots, flat_rewards, flat_terminated, flat_truncated
             )
-        if self.store_frames_once:
-            ring = self._frame_capacity
-            obs_frames = self._obs_frames.reshape(-1, self._k)
-            observations = np.take(self._frames, np.take(obs_frames, slots, axis=0) % ring, axis=0)
-            next_frames = np.concatenate(
-                [np.take(obs_frames, last, axis=0)[:, 1:], np.take(self._next_frame, last)[:, None]], axis=1
-            )
-            next_observations = np.take(self._frames, next_frames % ring, axis=0)
+        if self._store is not None:
+            observations, next_observations = self._store.stacks(slots, last)
         else:
             observations = np.take(self._obs.reshape(-1, *self.obs_shape), slots, axis=0)
             next_observations = np.take(self._next_obs.reshape(-1, *self.obs_shape), last, axis=0)
@@ -523,10 +430,9 @@ class ReplayBuffer:
         present = (window < self._head) & self._valid.reshape(-1)[window_slots]
         ended = terminated[window_slots] | truncated[window_slots]
         stop = np.where(~present, steps, np.where(ended, steps + 1, self.n_step)).min(axis=1)
-        weights = np.where(steps < stop[:, None], self.gamma**steps, 0.0)
-        returns = (rewards[window_slots] * weights).sum(axis=1).astype(np.float32)
+        returns, discounts = n_step_returns(rewards[window_slots].T, stop, self.gamma)
         last = window_slots[np.arange(len(slots)), stop - 1]
-        return last, returns, (self.gamma ** stop.astype(np.float64)).astype(np.float32)
+        return last, returns, discounts
 
     # ------------------------------------------------------------------ state
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -537,15 +443,8 @@ class ReplayBuffer:
             "truncated": self._truncated,
             "valid": self._valid,
         }
-        if self.store_frames_once:
-            arrays.update(
-                frames=self._frames,
-                obs_frames=self._obs_frames,
-                next_frame=self._next_frame,
-                row_guard=self._row_guard,
-                stack=self._stack,
-                needs_start=self._needs_start,
-            )
+        if self._store is not None:
+            arrays.update(self._store.arrays())
         else:
             arrays.update(observations=self._obs, next_observations=self._next_obs)
         return arrays
@@ -564,8 +463,8 @@ class ReplayBuffer:
         state["rng_state"] = rng_state(self._rng)
         state["head"] = self._head
         state["tail"] = self._tail
-        if self.store_frames_once:
-            state["frames_pushed"] = self._frames_pushed
+        if self._store is not None:
+            state["frames_pushed"] = self._store.pushed
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -593,8 +492,8 @@ class ReplayBuffer:
             np.copyto(arrays[name], array)
         self._autoreset.pending = pending
         self._head, self._tail = head, tail
-        if self.store_frames_once:
-            self._frames_pushed = frames_pushed
+        if self._store is not None:
+            self._store.pushed = frames_pushed
         self._row_invalid = self.num_envs - self._valid.sum(axis=1).astype(np.int64)
         alive = np.arange(tail, head) % self._rows
         self._num_invalid = int(self._row_invalid[alive].sum())
