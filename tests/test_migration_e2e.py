@@ -50,7 +50,10 @@ ANSWERS = {
 }
 #: What the patch release fixes in a run directory: eval.json records the rlcore that wrote it.
 FIX_MARKER = '"run_dir": str(self.path),'
-FIXED = '"run_dir": str(self.path),\n            "written_by": f"rlcore {rlcore.__version__}",'
+FIXED = '"run_dir": str(self.path),\n            "written_by": f"rlcore {__version__}",'
+# The patched module imports the version for it, as the release would.
+IMPORT_MARKER = "from rlcore import checkpoint\n"
+VERSION_IMPORT = "from rlcore._version import __version__\n"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -102,7 +105,10 @@ def build_patch_release(destination: Path) -> Path:
     run_module = root / "src" / "rlcore" / "runs" / "_run.py"
     code = run_module.read_text(encoding="utf-8")
     assert code.count(FIX_MARKER) == 1, "the patch's anchor in rlcore/runs/_run.py moved"
-    run_module.write_text(code.replace(FIX_MARKER, FIXED))
+    assert code.count(IMPORT_MARKER) == 1, "the import the patch follows in rlcore/runs/_run.py moved"
+    run_module.write_text(
+        code.replace(FIX_MARKER, FIXED).replace(IMPORT_MARKER, IMPORT_MARKER + VERSION_IMPORT)
+    )
     changelog = root / "CHANGELOG.md"
     text = changelog.read_text(encoding="utf-8")
     unreleased = text.index("## [Unreleased]\n")

@@ -23,9 +23,13 @@ from rlcore._rundir import (
     read_record,
     run_state,
 )
+from rlcore.runs._agents import Agent, Registry
 from rlcore.runs._cli import PRECEDENCE, build_config, train_main
-from rlcore.runs._config import (
-    Agent,
+from rlcore.runs._config import RunConfig, config_for_env
+from rlcore.runs._config_files import read_config_file, saved_config
+from rlcore.runs._envs import check_device, check_env_id, make_envs, stateful_wrappers
+from rlcore.runs._evaluations import TRAIN_CPU_SECONDS_KEY, TRAIN_SECONDS_KEY
+from rlcore.runs._fields import (
     AtLeast,
     Between,
     GreaterThan,
@@ -33,34 +37,15 @@ from rlcore.runs._config import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
-    Registry,
-    RunConfig,
     RunSetting,
     UnitFloat,
     check_fields,
     config_fields,
-    config_for_env,
-    read_config_file,
     run_settings,
-    saved_config,
 )
-from rlcore.runs._run import (
-    EPISODIC_LENGTH_KEY,
-    SEEDING,
-    TRAIN_CPU_SECONDS_KEY,
-    TRAIN_SECONDS_KEY,
-    Policy,
-    Run,
-    check_device,
-    check_env_id,
-    config_record,
-    default_run_dir,
-    episode_seed,
-    git_commit,
-    make_envs,
-    started_from,
-    stateful_wrappers,
-)
+from rlcore.runs._record import SEEDING, config_record, git_commit, started_from
+from rlcore.runs._resume import episode_seed
+from rlcore.runs._run import EPISODIC_LENGTH_KEY, Policy, Run, default_run_dir
 
 __all__ = [
     "CHECKPOINT_DIR",

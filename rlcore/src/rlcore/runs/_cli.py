@@ -33,8 +33,11 @@ from typing import Any
 
 from rlcore._rundir import EVAL_FILENAME, read_record
 from rlcore.logging import CONFIG_FILENAME
-from rlcore.runs._config import Agent, Registry, RunConfig, read_config_file, saved_config
-from rlcore.runs._run import check_device, check_env_id, started_from
+from rlcore.runs._agents import Agent, Registry
+from rlcore.runs._config import RunConfig
+from rlcore.runs._config_files import read_config_file, saved_config
+from rlcore.runs._envs import check_device, check_env_id
+from rlcore.runs._record import started_from
 
 __all__ = ["PRECEDENCE", "build_config", "train_main"]
 
