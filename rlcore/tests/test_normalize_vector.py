@@ -327,7 +327,11 @@ def test_same_step_missing_final_obs_is_reported():
     inner = SyncVectorEnv([lambda: GenericTestEnv(episode_length=1)], autoreset_mode=AutoresetMode.SAME_STEP)
     env = NormalizeObservation(_DropFinal(inner))
     env.reset(seed=0)
-    with pytest.raises(KeyError, match=r"in SAME_STEP mode a finished sub-env needs info\['final_obs'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"^NormalizeObservation: in SAME_STEP autoreset mode, sub-envs \[0\] ended an episode but the inner "
+        r"env's info has no 'final_obs'",
+    ):
         env.step(np.zeros(1, dtype=np.int64))
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-__all__ = ["AutoresetTracker", "autoreset_mode"]
+__all__ = ["AutoresetTracker", "autoreset_mode", "final_observations", "with_final_observations"]
 
 
 def autoreset_mode(mode: object, where: str) -> AutoresetMode:
@@ -177,6 +177,35 @@ class AutoresetTracker:
             pending = ended if transitions is None else ended & transitions
             self._pending = pending
             self._any_pending = pending.tobytes() != self._no_bytes
+
+
+def final_observations(info: Mapping[str, Any], rows: np.ndarray, owner: str) -> Any:
+    """SAME_STEP: ``info["final_obs"]`` of a step in which the sub-envs ``rows`` (indices) ended an episode.
+
+    Raises:
+        ValueError: naming ``owner`` and ``rows``, if ``info`` has no ``"final_obs"``.
+    """
+    final_obs = info.get("final_obs")
+    if final_obs is None:
+        raise ValueError(
+            f"{owner}: in SAME_STEP autoreset mode, sub-envs {np.asarray(rows).tolist()} ended an episode but the "
+            f"inner env's info has no 'final_obs' (keys: {sorted(info)})"
+        )
+    return final_obs
+
+
+def with_final_observations(info: Mapping[str, Any], rows: np.ndarray, new: Any) -> dict[str, Any]:
+    """A copy of ``info`` whose ``final_obs`` (a new object array) holds ``new[j]`` for sub-env ``rows[j]``.
+
+    The inner env's ``final_obs`` array is left as it is.
+    """
+    final_obs = info["final_obs"]
+    replaced = np.empty(len(final_obs), dtype=object)
+    for i in range(len(final_obs)):
+        replaced[i] = final_obs[i]
+    for i, row in zip(rows, new, strict=True):
+        replaced[i] = row
+    return {**info, "final_obs": replaced}
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from rlcore._autoreset import AutoresetTracker
+from rlcore._autoreset import AutoresetTracker, final_observations, with_final_observations
 from rlcore.wrappers._frame_ring import (
     FrameRing,
     check_empty_state,
@@ -158,20 +158,9 @@ class FrameStack(VectorWrapper, gym.utils.RecordConstructorArgs):
 
     def _with_stacked_final_obs(self, info: dict[str, Any], rows: NDArray[np.intp]) -> dict[str, Any]:
         """A copy of ``info`` whose ``final_obs`` holds the stacks ending in each final frame of ``rows``."""
-        final_obs = info.get("final_obs")
-        if final_obs is None:
-            raise ValueError(
-                f"{_NAME}: in SAME_STEP autoreset mode, sub-envs {rows.tolist()} ended an episode but the "
-                f"inner env's info has no 'final_obs' (keys: {sorted(info)})"
-            )
+        final_obs = final_observations(info, rows, _NAME)
         self._ring.overwrite_newest(np.stack([final_obs[i] for i in rows]), rows)
-        stacks = self._ring.stacked_rows(rows)
-        stacked_final_obs = np.empty(self.num_envs, dtype=object)
-        for i in range(self.num_envs):
-            stacked_final_obs[i] = final_obs[i]
-        for i, stack in zip(rows, stacks):
-            stacked_final_obs[i] = stack
-        return {**info, "final_obs": stacked_final_obs}
+        return with_final_observations(info, rows, self._ring.stacked_rows(rows))
 
     def state_dict(self) -> dict[str, Any]:
         """``{}``: a frame stack has no learned state (its frames belong to the running episodes)."""

@@ -22,7 +22,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from rlcore._autoreset import AutoresetTracker
+from rlcore._autoreset import AutoresetTracker, final_observations, with_final_observations
 from rlcore.wrappers._meta_core import (
     TASK_ATTRIBUTES,
     FlatEncoder,
@@ -120,28 +120,6 @@ def _as_declared(seed: int | list[int | None] | None) -> int | None:
     # VectorEnv.reset is annotated ``seed: int | None`` but SyncVectorEnv and AsyncVectorEnv
     # also take a list of per-sub-env seeds, which is passed on unchanged.
     return cast("int | None", seed)
-
-
-def _final_obs(info: dict[str, Any], rows: NDArray[np.intp], owner: str) -> Any:
-    final_obs = info.get("final_obs")
-    if final_obs is None:
-        raise ValueError(
-            f"{owner}: in SAME_STEP autoreset mode, sub-envs {rows.tolist()} ended an episode but the "
-            f"inner env's info has no 'final_obs' (keys: {sorted(info)})"
-        )
-    return final_obs
-
-
-def _with_final_obs(
-    info: dict[str, Any], final_obs: Any, rows: NDArray[np.intp], new: NDArray[Any]
-) -> dict[str, Any]:
-    """A copy of ``info`` whose ``final_obs`` holds ``new[j]`` for sub-env ``rows[j]``."""
-    replaced = np.empty(len(final_obs), dtype=object)
-    for i in range(len(final_obs)):
-        replaced[i] = final_obs[i]
-    for i, row in zip(rows, new):
-        replaced[i] = row
-    return {**info, "final_obs": replaced}
 
 
 class TrialWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
@@ -290,10 +268,10 @@ class TrialWrapper(VectorWrapper, gym.utils.RecordConstructorArgs):
             self._core.record(transition, self._action_encoder.encode(actions), rewards, ended)
             if self._same_step and started.any():
                 rows = np.flatnonzero(started)
-                final_obs = _final_obs(info, rows, self._owner)
+                final_obs = final_observations(info, rows, self._owner)
                 encoded = self._obs_encoder.encode(np.stack([np.asarray(final_obs[i]) for i in rows]))
                 augmented = np.concatenate([encoded, self._core.prev[rows]], axis=1)
-                info = _with_final_obs(info, final_obs, rows, augmented)
+                info = with_final_observations(info, rows, augmented)
         if started.any():
             _, changed = self._core.begin(started)
             self._hand_over(changed)
@@ -391,10 +369,10 @@ class TaskOneHot(VectorWrapper, gym.utils.RecordConstructorArgs):
         if started.any():
             if self._same_step:
                 rows = np.flatnonzero(started)
-                final_obs = _final_obs(info, rows, self._owner)
+                final_obs = final_observations(info, rows, self._owner)
                 encoded = self._obs_encoder.encode(np.stack([np.asarray(final_obs[i]) for i in rows]))
                 augmented = np.concatenate([encoded, self._one_hot[rows]], axis=1)
-                info = _with_final_obs(info, final_obs, rows, augmented)
+                info = with_final_observations(info, rows, augmented)
             self._read_tasks()
         return self._observation(obs), rewards, terminated, truncated, info
 

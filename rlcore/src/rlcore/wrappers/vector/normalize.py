@@ -42,7 +42,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
-from rlcore._autoreset import AutoresetTracker
+from rlcore._autoreset import AutoresetTracker, final_observations, with_final_observations
 from rlcore.stats import RunningMeanStd
 from rlcore.wrappers._normalize import (
     ObservationNormalizerState,
@@ -214,18 +214,20 @@ class NormalizeObservation(
         """
         check_obs_finite(_OBS, obs, batched=True)
         entering = self._with_final_obs(x, info, started)
-        rms = self.obs_rms
         if not self._frozen:
             self._enter(entering, None)
         # Normalising the whole batch keeps per-env statistics aligned with their rows.
-        final = standardize(entering, rms.mean, np.sqrt(rms.var + self.epsilon), self.clip)
+        final = self._normalize(entering)
         if not self._frozen:
             self._enter(x, _partial(started))
-        normalized = standardize(x, rms.mean, np.sqrt(rms.var + self.epsilon), self.clip)
-        final_obs = np.array(info["final_obs"], dtype=object, copy=True)
-        for i in np.flatnonzero(started):
-            final_obs[i] = final[i]
-        return normalized, rewards, terminated, truncated, {**info, "final_obs": final_obs}
+        rows = np.flatnonzero(started)
+        return (
+            self._normalize(x),
+            rewards,
+            terminated,
+            truncated,
+            with_final_observations(info, rows, final[rows]),
+        )
 
     def _update(self, obs: Any, x: np.ndarray, mask: np.ndarray | None) -> None:
         """Check the whole batch for NaN and inf, then (unless frozen) enter the rows of ``mask``.
@@ -259,14 +261,11 @@ class NormalizeObservation(
 
     def _with_final_obs(self, x: np.ndarray, info: dict[str, Any], started: np.ndarray) -> np.ndarray:
         """The batch with the finished sub-envs' rows replaced by their ``info["final_obs"]``."""
-        if "final_obs" not in info:
-            raise KeyError(
-                "NormalizeObservation: in SAME_STEP mode a finished sub-env needs info['final_obs'], "
-                f"got info keys {sorted(info)}"
-            )
+        rows = np.flatnonzero(started)
+        final_obs = final_observations(info, rows, _OBS)
         entering = np.array(x, dtype=np.float64, copy=True)
-        for i in np.flatnonzero(started):
-            final = np.asarray(info["final_obs"][i])
+        for i in rows:
+            final = np.asarray(final_obs[i])
             if final.shape != self._batch_shape[1:]:
                 raise ValueError(
                     f"NormalizeObservation: info['final_obs'][{i}] has shape {final.shape}, "
