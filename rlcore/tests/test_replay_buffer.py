@@ -281,7 +281,7 @@ def test_frames_once_rebuilds_exactly_what_a_plain_buffer_stores(autoreset_mode,
     frames = ReplayBuffer(60, obs_space, spaces.Discrete(2), store_frames_once=True, **kwargs)
     FrameEnvRunner(autoreset_mode, padding_type).run([plain, frames], steps=55)
     assert len(frames) == len(plain)
-    slots = np.flatnonzero(plain._valid.reshape(-1))  # every stored transition
+    slots = np.flatnonzero(plain.state_dict()["valid"].numpy().reshape(-1))  # every stored transition
     got, want = frames.gather(slots), plain.gather(slots)
     for name in ReplayBatch._fields:
         torch.testing.assert_close(getattr(got, name), getattr(want, name), rtol=0, atol=0)
@@ -303,8 +303,9 @@ def test_frames_are_dropped_with_their_transitions_never_before(autoreset_mode):
         lengths.append(len(plain) - len(frames))
         # Only the oldest transitions go, and every one left is exactly what was stored.
         assert 0 < len(frames) <= len(plain)
-        alive = (np.arange(frames.capacity) // 3 - frames._tail) % 20 < frames._head - frames._tail
-        slots = np.flatnonzero(alive & frames._valid.reshape(-1))
+        state = frames.state_dict()
+        alive = (np.arange(frames.capacity) // 3 - state["tail"]) % 20 < state["head"] - state["tail"]
+        slots = np.flatnonzero(alive & state["valid"].numpy().reshape(-1))
         assert len(slots) == len(frames)
         got, want = frames.gather(slots), plain.gather(slots)
         for name in ReplayBatch._fields:

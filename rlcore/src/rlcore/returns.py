@@ -62,7 +62,7 @@ steps, summing each output's terms in a tree (no division, so no loss of accurac
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any, NoReturn, overload
 
 import numpy as np
 import torch
@@ -326,14 +326,18 @@ def n_step_returns(rewards: Any, lengths: Any, gamma: float = 0.99) -> tuple[Any
                 f"{where}: rewards must be floating and lengths integer, got {rewards.dtype} and {lengths.dtype}"
             )
         steps, shape = _window_shape(where, rewards, lengths)
-        # One comparison (a negative length wraps to a large unsigned one).
-        if (lengths.astype(np.uint64) > steps).any():
+        powers = gamma ** np.arange(steps + 1, dtype=np.float64)  # gamma^0 .. gamma^n
+        try:
+            # The lookup checks the upper bound (IndexError); a negative length would wrap.
+            discounts = powers.take(lengths)
+        except IndexError:
+            discounts = None
+        if discounts is None or (lengths.size and lengths.min() < 0):
             _raise_length_range(where, lengths, steps)
         j = np.arange(steps).reshape(steps, *([1] * len(shape)))
         # Masked before the product: a reward the window does not reach may be NaN or inf.
         inside = np.where(j < lengths, rewards, rewards.dtype.type(0))
-        returns = (inside * gamma ** j.astype(np.float64)).sum(axis=0)
-        discounts = gamma ** lengths.astype(np.float64)
+        returns = (inside * powers[:steps].reshape(j.shape)).sum(axis=0)
         return returns.astype(rewards.dtype), discounts.astype(rewards.dtype)
     kind = check_inputs(where, {"rewards": rewards}, {})
     if kind == "numpy":
@@ -371,7 +375,7 @@ def _window_shape(where: str, rewards: Any, lengths: Any) -> tuple[int, tuple[in
     return int(rewards.shape[0]), shape
 
 
-def _raise_length_range(where: str, lengths: Any, steps: int) -> None:
+def _raise_length_range(where: str, lengths: Any, steps: int) -> NoReturn:
     low, high = int(lengths.min()), int(lengths.max())
     raise ValueError(f"{where}: lengths must be in [0, n] = [0, {steps}], got values in [{low}, {high}]")
 

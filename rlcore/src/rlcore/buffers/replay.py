@@ -44,7 +44,8 @@ from rlcore.buffers._common import (
     to_numpy,
     to_tensor,
 )
-from rlcore.buffers._frame_store import FrameStore
+from rlcore.buffers._obs_store import FrameStore, WholeObservations
+from rlcore.buffers._row_ring import RowRing
 from rlcore.returns import n_step_returns
 
 __all__ = ["ReplayBatch", "ReplayBuffer"]
@@ -160,7 +161,8 @@ class ReplayBuffer:
         self.action_shape, self.action_dtype = space_layout(where, "action_space", action_space)
         self._autoreset = AutoresetTracker(num_envs, autoreset_mode, where)
         self._rng = make_rng(seed)
-        self._rows = rows = capacity // num_envs
+        rows = capacity // num_envs
+        self._ring = RowRing(rows, num_envs)
         n = num_envs
 
         adding = "ReplayBuffer.add"
@@ -178,41 +180,27 @@ class ReplayBuffer:
         self._rewards = np.zeros((rows, n), dtype=np.float32)
         self._terminated = np.zeros((rows, n), dtype=bool)
         self._truncated = np.zeros((rows, n), dtype=bool)
-        # False for NEXT_STEP's autoreset rows, which are not transitions and are never sampled.
-        self._valid = np.ones((rows, n), dtype=bool)
-        self._row_invalid = np.zeros(rows, dtype=np.int64)
-        self._num_invalid: int = 0
-        # Absolute row numbers: rows [tail, head) are alive; row a lives in slot a % rows.
-        self._head: int = 0
-        self._tail: int = 0
 
         self.store_frames_once = bool(store_frames_once)
         self.check_frames = bool(check_frames)
-        if self.store_frames_once:
-            if len(self.obs_shape) == 0:
-                raise ValueError(
-                    f"{where}: store_frames_once needs observations of shape (k, *frame_shape), "
-                    f"got observation_space {observation_space}"
-                )
-            self._store: FrameStore | None = FrameStore(
-                where, rows, n, self.obs_shape, self.obs_dtype, frame_capacity
-            )
-        else:
-            if frame_capacity is not None:
-                raise ValueError(f"{where}: frame_capacity is only used with store_frames_once=True")
-            self._store = None
-            self._obs = np.zeros((rows, n, *self.obs_shape), dtype=self.obs_dtype)
-            self._next_obs = np.zeros((rows, n, *self.obs_shape), dtype=self.obs_dtype)
+        if not self.store_frames_once and frame_capacity is not None:
+            raise ValueError(f"{where}: frame_capacity is only used with store_frames_once=True")
+        self._frames = (
+            FrameStore(where, rows, n, observation_space, self.obs_shape, self.obs_dtype, frame_capacity)
+            if self.store_frames_once
+            else None
+        )
+        self._store = self._frames or WholeObservations(rows, n, self.obs_shape, self.obs_dtype)
 
     # ------------------------------------------------------------------ size
     @property
     def capacity(self) -> int:
         """Transitions the buffer holds when full: ``(capacity // num_envs) * num_envs``."""
-        return self._rows * self.num_envs
+        return self._ring.rows * self.num_envs
 
     def __len__(self) -> int:
         """Transitions that can be sampled now."""
-        return (self._head - self._tail) * self.num_envs - self._num_invalid
+        return len(self._ring)
 
     @property
     def nbytes(self) -> int:
@@ -278,43 +266,24 @@ class ReplayBuffer:
         if type(truncated) is not nd or truncated.shape != c.shape or truncated.dtype is not c.dtype:
             truncated = c(truncated)
         valid = self._autoreset.transitions()
-        store = self._store
-        if store is not None and self.check_frames:
-            store.check(obs, next_obs, valid)
+        frames = self._frames
+        if frames is not None and self.check_frames:
+            frames.check(obs, next_obs, valid)
 
-        p = self._head % self._rows
-        if self._head - self._tail == self._rows:
-            self._drop_oldest_row()
+        ring = self._ring
+        p = ring.next_row(valid)
         self._actions[p] = actions
         self._rewards[p] = rewards
         self._terminated[p] = terminated
         self._truncated[p] = truncated
-        if valid is None:
-            if self._row_invalid[p]:
-                self._valid[p] = True
-                self._row_invalid[p] = 0
-        else:
-            self._valid[p] = valid
-            self._row_invalid[p] = invalid = self.num_envs - int(np.count_nonzero(valid))
-            self._num_invalid += invalid
-        ended = terminated | truncated if store is not None or self._autoreset.next_step else None
-        if store is not None:
-            assert ended is not None
-            store.push(p, obs, next_obs, valid, ended)
-        else:
-            self._obs[p] = obs
-            self._next_obs[p] = next_obs
-        self._head += 1
-        if ended is not None and self._autoreset.next_step:
+        next_step = self._autoreset.next_step
+        ended = terminated | truncated if frames is not None or next_step else None
+        self._store.push(p, obs, next_obs, valid, ended)
+        if ended is not None and next_step:
             self._autoreset.advance(ended, valid)
-        if store is not None:
-            while self._tail < self._head and store.lost(self._tail % self._rows):
-                self._drop_oldest_row()
-
-    def _drop_oldest_row(self) -> None:
-        if self._num_invalid:
-            self._num_invalid -= int(self._row_invalid[self._tail % self._rows])
-        self._tail += 1
+        if frames is not None:
+            while ring.tail < ring.head and frames.lost(ring.tail % ring.rows):
+                ring.drop_oldest()
 
     # ------------------------------------------------------------------ sample
     def sample(self, batch_size: int, generator: np.random.Generator | None = None) -> ReplayBatch:
@@ -335,30 +304,7 @@ class ReplayBuffer:
         A slot is ``row * num_envs + env`` in the storage arrays of shape ``(capacity //
         num_envs, num_envs, ...)``; :meth:`gather` turns slots into a batch.
         """
-        size = len(self)
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or not 1 <= batch_size <= size
-        ):
-            raise ValueError(
-                f"ReplayBuffer.sample: batch_size must be an int in [1, len(buffer)] = [1, {size}], got {batch_size!r}"
-                + (" (the buffer is empty: add transitions first)" if size == 0 else "")
-            )
-        rng = self._rng if generator is None else generator
-        n, alive = self.num_envs, (self._head - self._tail) * self.num_envs
-        offset, total = self._tail * n, self._rows * n
-        draws = rng.integers(0, alive, size=batch_size)
-        slots = (draws + offset) % total
-        if self._num_invalid:
-            # Rejection keeps the draw uniform over valid transitions; autoreset rows follow an
-            # episode end, so at most about half of the rows are invalid.
-            valid = self._valid.reshape(-1)
-            bad = np.flatnonzero(~valid[slots])
-            while len(bad):
-                slots[bad] = (rng.integers(0, alive, size=len(bad)) + offset) % total
-                bad = bad[~valid[slots[bad]]]
-        return slots
+        return self._ring.sample(batch_size, self._rng if generator is None else generator)
 
     def gather(self, indices: Any) -> ReplayBatch:
         """The transitions in slots ``indices`` (int array of shape ``(B,)``, see :meth:`sample_indices`).
@@ -366,24 +312,7 @@ class ReplayBuffer:
         Raises:
             IndexError: if a slot is out of range or holds no transition that can be sampled.
         """
-        slots = np.asarray(to_numpy(indices))
-        if slots.ndim != 1 or not np.issubdtype(slots.dtype, np.integer):
-            raise IndexError(
-                f"ReplayBuffer.gather: indices must be a 1-D int array, got shape {slots.shape} {slots.dtype}"
-            )
-        slots = slots.astype(np.int64)
-        total = self._rows * self.num_envs
-        out_of_range = (slots < 0) | (slots >= total)
-        if out_of_range.any():
-            bad = int(slots[np.argmax(out_of_range)])
-            raise IndexError(f"ReplayBuffer.gather: slot {bad} is out of range [0, {total})")
-        held = (
-            (slots // self.num_envs - self._tail) % self._rows < self._head - self._tail
-        ) & self._valid.reshape(-1)[slots]
-        if not held.all():
-            bad = int(slots[np.argmin(held)])
-            raise IndexError(f"ReplayBuffer.gather: slot {bad} holds no transition that can be sampled")
-        return self._gather(slots)
+        return self._gather(self._ring.check_slots(to_numpy(indices)))
 
     def _gather(self, slots: np.ndarray) -> ReplayBatch:
         # np.take along axis 0 is several times faster than fancy indexing for small batches.
@@ -395,14 +324,10 @@ class ReplayBuffer:
             rewards = np.take(flat_rewards, slots)
             discounts = np.full(len(slots), self.gamma, dtype=np.float32)
         else:
-            last, rewards, discounts = self._n_step_windows(
-                slots, flat_rewards, flat_terminated, flat_truncated
-            )
-        if self._store is not None:
-            observations, next_observations = self._store.stacks(slots, last)
-        else:
-            observations = np.take(self._obs.reshape(-1, *self.obs_shape), slots, axis=0)
-            next_observations = np.take(self._next_obs.reshape(-1, *self.obs_shape), last, axis=0)
+            window_slots, lengths = self._ring.windows(slots, self.n_step, flat_terminated, flat_truncated)
+            rewards, discounts = n_step_returns(flat_rewards[window_slots].T, lengths, self.gamma)
+            last = window_slots[np.arange(len(slots)), lengths - 1]
+        observations, next_observations = self._store.stacks(slots, last)
         actions = np.take(self._actions.reshape(-1, *self.action_shape), slots, axis=0)
         device = self.device
         return ReplayBatch(
@@ -415,25 +340,6 @@ class ReplayBuffer:
             discounts=to_tensor(discounts, device),
         )
 
-    def _n_step_windows(
-        self, slots: np.ndarray, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Last slot, discounted reward sum and bootstrap discount of each n-step window."""
-        n, rows = self.num_envs, self._rows
-        steps = np.arange(self.n_step)
-        row, env = np.divmod(slots, n)
-        first = self._tail + (row - self._tail) % rows
-        window = first[:, None] + steps
-        window_slots = (window % rows) * n + env[:, None]
-        # A window stops after an episode end, and before a row that is not written yet (it then
-        # bootstraps from the newest next_obs) or is an autoreset row.
-        present = (window < self._head) & self._valid.reshape(-1)[window_slots]
-        ended = terminated[window_slots] | truncated[window_slots]
-        stop = np.where(~present, steps, np.where(ended, steps + 1, self.n_step)).min(axis=1)
-        returns, discounts = n_step_returns(rewards[window_slots].T, stop, self.gamma)
-        last = window_slots[np.arange(len(slots)), stop - 1]
-        return last, returns, discounts
-
     # ------------------------------------------------------------------ state
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {
@@ -441,12 +347,9 @@ class ReplayBuffer:
             "rewards": self._rewards,
             "terminated": self._terminated,
             "truncated": self._truncated,
-            "valid": self._valid,
+            "valid": self._ring.valid,
         }
-        if self._store is not None:
-            arrays.update(self._store.arrays())
-        else:
-            arrays.update(observations=self._obs, next_observations=self._next_obs)
+        arrays.update(self._store.arrays())
         return arrays
 
     def _counters(self) -> list[str]:
@@ -461,10 +364,10 @@ class ReplayBuffer:
         state: dict[str, Any] = {name: torch.from_numpy(array) for name, array in self._arrays().items()}
         state["autoreset_pending"] = torch.from_numpy(self._autoreset.pending.copy())
         state["rng_state"] = rng_state(self._rng)
-        state["head"] = self._head
-        state["tail"] = self._tail
-        if self._store is not None:
-            state["frames_pushed"] = self._store.pushed
+        state["head"] = self._ring.head
+        state["tail"] = self._ring.tail
+        if self._frames is not None:
+            state["frames_pushed"] = self._frames.pushed
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -481,7 +384,7 @@ class ReplayBuffer:
         loaded = {name: load_array(where, name, state[name], like) for name, like in arrays.items()}
         pending = load_array(where, "autoreset_pending", state["autoreset_pending"], self._autoreset.pending)
         head = load_int(where, "head", state["head"], 0, 2**62)
-        tail = load_int(where, "tail", state["tail"], max(0, head - self._rows), head)
+        tail = load_int(where, "tail", state["tail"], max(0, head - self._ring.rows), head)
         frames_pushed = (
             load_int(where, "frames_pushed", state["frames_pushed"], 0, 2**62)
             if self.store_frames_once
@@ -491,9 +394,6 @@ class ReplayBuffer:
         for name, array in loaded.items():
             np.copyto(arrays[name], array)
         self._autoreset.pending = pending
-        self._head, self._tail = head, tail
-        if self._store is not None:
-            self._store.pushed = frames_pushed
-        self._row_invalid = self.num_envs - self._valid.sum(axis=1).astype(np.int64)
-        alive = np.arange(tail, head) % self._rows
-        self._num_invalid = int(self._row_invalid[alive].sum())
+        if self._frames is not None:
+            self._frames.pushed = frames_pushed
+        self._ring.load(head, tail)

@@ -1,11 +1,14 @@
-"""Frame stacks stored one frame at a time: the storage behind ``ReplayBuffer(store_frames_once=True)``.
+"""How a replay buffer stores its observations: whole, or frame stacks one frame at a time.
 
-A frame-stacked observation of shape ``(k, *frame_shape)`` shares ``k - 1`` frames with the
-next one, so a buffer that stores whole stacks stores each frame ``k`` times (twice more for
-``next_obs``). :class:`FrameStore` writes each frame once into a ring of ``frame_capacity``
-frames and keeps, per stored transition, the absolute numbers of the frames of its stack; the
-stacks are rebuilt with one ``take`` at sampling time. (The wrappers keep their own, much
-smaller, ring of the last ``k`` frames per env in ``rlcore.wrappers._frame_ring``.)
+:class:`WholeObservations` keeps ``obs`` and ``next_obs`` as they come. A frame-stacked
+observation of shape ``(k, *frame_shape)`` shares ``k - 1`` frames with the next one, so a
+buffer that stores whole stacks stores each frame ``k`` times (twice more for ``next_obs``).
+:class:`FrameStore` (``ReplayBuffer(store_frames_once=True)``) writes each frame once into a
+ring of ``frame_capacity`` frames and keeps, per stored transition, the absolute numbers of
+the frames of its stack; the stacks are rebuilt with one ``take`` at sampling time. Both store
+rows with ``push`` and rebuild slots with ``stacks``; a FrameStore's rows can also be ``lost``.
+(The wrappers keep their own, much smaller, ring of the last ``k`` frames per env in
+``rlcore.wrappers._frame_ring``.)
 """
 
 from __future__ import annotations
@@ -13,10 +16,45 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from rlcore.buffers._common import check_positive_int
 
-__all__ = ["FrameStore"]
+__all__ = ["FrameStore", "WholeObservations"]
+
+
+class WholeObservations:
+    """``obs`` and ``next_obs`` of every slot, as they come: arrays of shape ``(rows, num_envs, *obs_shape)``."""
+
+    def __init__(
+        self, rows: int, num_envs: int, obs_shape: tuple[int, ...], obs_dtype: np.dtype[Any]
+    ) -> None:
+        self.obs_shape = obs_shape
+        self.obs = np.zeros((rows, num_envs, *obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros((rows, num_envs, *obs_shape), dtype=obs_dtype)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The storage arrays by the names a buffer's state dict gives them."""
+        return {"observations": self.obs, "next_observations": self.next_obs}
+
+    def push(
+        self,
+        p: int,
+        obs: np.ndarray,
+        next_obs: np.ndarray,
+        valid: np.ndarray | None,
+        ended: np.ndarray | None,
+    ) -> None:
+        """Store row ``p``."""
+        self.obs[p] = obs
+        self.next_obs[p] = next_obs
+
+    def stacks(self, slots: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(obs, next_obs)``: the observations in ``slots`` and after the steps in ``last``, ``(B, *obs_shape)``."""
+        return (
+            np.take(self.obs.reshape(-1, *self.obs_shape), slots, axis=0),
+            np.take(self.next_obs.reshape(-1, *self.obs_shape), last, axis=0),
+        )
 
 
 class FrameStore:
@@ -30,7 +68,8 @@ class FrameStore:
         where: the owner's name, for errors.
         rows: rows of the buffer.
         num_envs: sub-environments per row.
-        obs_shape: ``(k, *frame_shape)``, the stacked observation's shape (not ``()``).
+        observation_space: the space of one observation (for the error on a shape ``()``).
+        obs_shape: ``(k, *frame_shape)``, the stacked observation's shape.
         obs_dtype: its dtype.
         frame_capacity: frames in the ring (default: one per transition plus 1/16 and the
             minimum); at least ``(k + 1) ** 2 * num_envs``.
@@ -41,10 +80,16 @@ class FrameStore:
         where: str,
         rows: int,
         num_envs: int,
+        observation_space: spaces.Space[Any],
         obs_shape: tuple[int, ...],
         obs_dtype: np.dtype[Any],
         frame_capacity: int | None,
     ) -> None:
+        if len(obs_shape) == 0:
+            raise ValueError(
+                f"{where}: store_frames_once needs observations of shape (k, *frame_shape), "
+                f"got observation_space {observation_space}"
+            )
         n = self.num_envs = num_envs
         k = self.k = obs_shape[0]
         minimum = (k + 1) ** 2 * n
@@ -109,9 +154,15 @@ class FrameStore:
                 )
 
     def push(
-        self, p: int, obs: np.ndarray, next_obs: np.ndarray, valid: np.ndarray | None, ended: np.ndarray
+        self,
+        p: int,
+        obs: np.ndarray,
+        next_obs: np.ndarray,
+        valid: np.ndarray | None,
+        ended: np.ndarray | None,
     ) -> None:
         """Store row ``p``: the new frames of ``obs`` where an episode starts, and each newest frame of ``next_obs``."""
+        assert ended is not None  # needs_ended
         k = self.k
         pushed = self.pushed
         obs_frames = self.stack.copy()
