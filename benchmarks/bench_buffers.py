@@ -22,6 +22,7 @@ import numpy as np
 import stable_baselines3
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.buffers import NStepReplayBuffer as SB3NStepReplayBuffer
 from stable_baselines3.common.buffers import ReplayBuffer as SB3ReplayBuffer
 from stable_baselines3.common.buffers import RolloutBuffer as SB3RolloutBuffer
 from stable_baselines3.common.running_mean_std import RunningMeanStd as SB3RunningMeanStd
@@ -105,6 +106,23 @@ def bench_replay(number: int, repeats: int, fill: int) -> list[tuple[str, float,
         [lambda: sb3.sample(256), lambda: ours.sample(256)], max(1, number // 20), repeats
     )
     rows.append((f"ReplayBuffer.sample(256), {fill} stored", t_sb3, t_ours, "<= 0.67"))
+
+    # n-step: SB3's NStepReplayBuffer (3-step returns, computed at sampling as rlcore does).
+    sb3_n = SB3NStepReplayBuffer(
+        100_000, CARTPOLE_OBS, CARTPOLE_ACT, device="cpu", n_envs=NUM_ENVS, n_steps=3
+    )
+    ours_n = ReplayBuffer(
+        100_000, CARTPOLE_OBS, CARTPOLE_ACT, num_envs=NUM_ENVS, autoreset_mode="SameStep", n_step=3, seed=0
+    )
+    for _ in range(fill // NUM_ENVS):
+        obs, next_obs, actions, rewards, terminated, truncated = cartpole_step(rng)
+        infos = [{"TimeLimit.truncated": bool(t)} for t in truncated]
+        sb3_n.add(obs, next_obs, actions, rewards, terminated | truncated, infos)
+        ours_n.add(obs, next_obs, actions, rewards, terminated, truncated)
+    t_sb3, t_ours = median_times(
+        [lambda: sb3_n.sample(256), lambda: ours_n.sample(256)], max(1, number // 20), repeats
+    )
+    rows.append((f"ReplayBuffer.sample(256), n_step=3, {fill} stored", t_sb3, t_ours, ""))
     return rows
 
 
