@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 
 import rlcore
 from rlcore.cli import main
+from rlcore.cli._errors import ProjectError
 from rlcore.cli._journal import JOURNAL_NAME, Journal, inside, inspect, recover
-from rlcore.cli._project import ProjectError, RlcoreRequirement, compatible_range, rewrite_pyproject
+from rlcore.cli._requirement import RlcoreRequirement, compatible_range, rewrite_pyproject
 
 if sys.version_info >= (3, 11):
     import tomllib

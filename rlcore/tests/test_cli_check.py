@@ -20,20 +20,12 @@ from packaging.version import Version
 import rlcore
 import rlcore.stats
 from rlcore.cli import main
+from rlcore.cli._changelog import ChangelogSection, find_changelog, parse_changelog, sections_between
+from rlcore.cli._deprecated_scan import scan_project
+from rlcore.cli._errors import ProjectError
+from rlcore.cli._installed import installed_rlcore
 from rlcore.cli._journal import JOURNAL_NAME, Journal
-from rlcore.cli._project import (
-    ChangelogSection,
-    ProjectError,
-    RlcoreRequirement,
-    compatible_range,
-    find_changelog,
-    installed_rlcore,
-    parse_changelog,
-    read_requirement,
-    rewrite_pyproject,
-    scan_project,
-    sections_between,
-)
+from rlcore.cli._requirement import RlcoreRequirement, compatible_range, read_requirement, rewrite_pyproject
 from rlcore.deprecation import DEPRECATIONS, deprecated, deprecated_alias, deprecated_argument
 
 RLCORE_ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,8 @@ from packaging.version import Version
 
 import rlcore
 from rlcore.cli import main
-from rlcore.cli._project import InstalledRlcore, ProjectError, installed_rlcore
+from rlcore.cli._errors import ProjectError
+from rlcore.cli._installed import InstalledRlcore, installed_rlcore
 
 RLCORE_ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,8 +15,9 @@ from _cli_kit import cruft_json, cruft_record, make_project, snapshot
 
 import rlcore
 from rlcore.cli import main
+from rlcore.cli._errors import ProjectError
 from rlcore.cli._journal import JOURNAL_NAME, Journal, atomic_write, recover
-from rlcore.cli._project import ProjectError, compatible_range
+from rlcore.cli._requirement import compatible_range
 from rlcore.cli.upgrade import Outcome, format_summary
 
 INSTALLED_RANGE = f"rlcore{compatible_range(rlcore.__version__)}"
@@ -189,7 +190,7 @@ def test_upgrade_reports_a_file_that_cannot_be_written(
     def fail(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(f"rlcore.cli.upgrade.{target}", fail)
+    monkeypatch.setattr(f"rlcore.cli._upgrade_project.{target}", fail)
     assert main(["upgrade", str(project)]) == 1
     assert message in capsys.readouterr().out
     assert snapshot(project) == before

@@ -21,8 +21,10 @@ from packaging.version import Version
 
 import rlcore
 from rlcore.cli import main
+from rlcore.cli._cruft import rewrite_cruft_answer
+from rlcore.cli._errors import ProjectError
 from rlcore.cli._journal import JOURNAL_NAME, Journal, atomic_write, recover
-from rlcore.cli._project import ProjectError, compatible_range, rewrite_cruft_answer
+from rlcore.cli._requirement import compatible_range
 
 VERSION = rlcore.__version__
 OLD_RANGE = "rlcore>=0.0.1,<0.1"

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlcore.cli._project import CRUFT_FILE, ProjectError
+from rlcore.cli._cruft import CRUFT_FILE
+from rlcore.cli._errors import ProjectError
 
 __all__ = [
     "JOURNALED_FILES",

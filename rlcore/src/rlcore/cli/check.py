@@ -34,20 +34,13 @@ from typing import Any
 
 from packaging.version import Version
 
+from rlcore.cli._arguments import add_projects_argument
+from rlcore.cli._changelog import ChangelogSection, find_changelog, parse_changelog, sections_between
+from rlcore.cli._deprecated_scan import ScanResult, scan_project
+from rlcore.cli._errors import ProjectError
+from rlcore.cli._installed import installed_rlcore
 from rlcore.cli._journal import JOURNAL_NAME, PendingJournal, inspect
-from rlcore.cli._project import (
-    ChangelogSection,
-    ProjectError,
-    RlcoreRequirement,
-    ScanResult,
-    add_projects_argument,
-    find_changelog,
-    installed_rlcore,
-    parse_changelog,
-    read_requirement,
-    scan_project,
-    sections_between,
-)
+from rlcore.cli._requirement import RlcoreRequirement, read_requirement
 
 __all__ = ["ProjectReport", "add_arguments", "check_project", "format_report", "run"]
 
