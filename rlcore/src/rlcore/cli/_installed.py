@@ -203,8 +203,8 @@ def installed_rlcore(
     """The rlcore that ``python`` really imports, and pip's record of it.
 
     The package is found as the interpreter finds it (``importlib.util.find_spec("rlcore")``)
-    and its version read from the ``__version__ = "..."`` literal of its ``__init__.py``,
-    without running rlcore (it is imported only if the literal is missing). pip's record is
+    and its version read from the ``__version__ = "..."`` literal of its ``_version.py`` (older
+    releases: ``__init__.py``), without running rlcore (it is imported only if the literal is missing). pip's record is
     ``importlib.metadata``'s: the version in the ``.dist-info`` and, for an editable install,
     the checkout its ``direct_url.json`` points to.
 
