@@ -524,3 +524,18 @@ def test_samples_go_to_the_chosen_device():
     batch = buffer.sample(2)
     assert all(tensor.device.type == "meta" for tensor in batch)
     assert batch.observations.shape == (2, 2)
+
+
+def test_an_n_step_window_never_reads_rewards_beyond_its_end():
+    # One env, SAME_STEP: the first episode ends at step 1; the next one's first reward is NaN.
+    buffer = ReplayBuffer(8, OBS, ACT, autoreset_mode="SameStep", n_step=3, gamma=0.5)
+    obs = np.zeros((1, *OBS.shape), dtype=OBS.dtype)
+    action = np.zeros((1, *ACT.shape), dtype=ACT.dtype)
+    for reward, terminated in [(1.0, False), (2.0, True), (np.nan, False), (4.0, False)]:
+        buffer.add(
+            obs, obs, action, np.array([reward], np.float32), np.array([terminated]), np.array([False])
+        )
+    batch = buffer.gather(np.array([0, 1]))
+    np.testing.assert_array_equal(batch.rewards.numpy(), np.array([1.0 + 0.5 * 2.0, 2.0], np.float32))
+    np.testing.assert_array_equal(batch.discounts.numpy(), np.array([0.25, 0.5], np.float32))
+    assert batch.terminated.tolist() == [True, True]
