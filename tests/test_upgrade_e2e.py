@@ -206,7 +206,9 @@ def build_next_rlcore(destination: Path) -> Path:
     version_file = package / "_version.py"
     text = version_file.read_text(encoding="utf-8")
     assert f'__version__ = "{CURRENT}"' in text
-    version_file.write_text(text.replace(f'__version__ = "{CURRENT}"', f'__version__ = "{NEXT}"'), encoding="utf-8")
+    version_file.write_text(
+        text.replace(f'__version__ = "{CURRENT}"', f'__version__ = "{NEXT}"'), encoding="utf-8"
+    )
 
     # Deprecate: a decorator on the implementation (the overload stubs stay as they are).
     module = package / (DEPRECATED[0].split(".", 1)[1].replace(".", "/") + ".py")

@@ -125,6 +125,40 @@ def test_per_stream_layout_matches_independent_shared_objects(num_streams, shape
 
 @SETTINGS
 @given(
+    num_streams=st.integers(1, 5),
+    shape=SHAPES,
+    steps=st.integers(1, 12),
+    offset=st.sampled_from([0.0, 1e4, -1e7]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_per_stream_layout_matches_numpy_per_stream(num_streams, shape, steps, offset, seed):
+    # epsilon=0: each stream's statistics are np.mean / np.var of the rows its mask let in.
+    rng = np.random.default_rng(seed)
+    rms = RunningMeanStd(shape, epsilon=0.0, num_streams=num_streams)
+    seen: list[list[np.ndarray]] = [[] for _ in range(num_streams)]
+    for _ in range(steps):
+        x = offset + rng.normal(0.0, 3.0, (num_streams, *shape)).astype(rng.choice([np.float32, np.float64]))
+        mask = rng.random(num_streams) < 0.7
+        rms.update(x, mask=mask)
+        for i in np.flatnonzero(mask):
+            seen[i].append(np.asarray(x[i], dtype=np.float64))
+    for i, rows in enumerate(seen):
+        if not rows:
+            assert rms.count[i] == 0.0
+            np.testing.assert_array_equal(rms.mean[i], 0.0)
+            np.testing.assert_array_equal(rms.var[i], 1.0)
+            continue
+        data = np.stack(rows)
+        rtol = 1e-10 + 100 * np.spacing(abs(offset)) / max(float(data.std(axis=0).min()), 1e-300)
+        np.testing.assert_allclose(
+            rms.mean[i], data.mean(axis=0), rtol=1e-12, atol=1e-12 * (1.0 + abs(offset))
+        )
+        np.testing.assert_allclose(rms.var[i], data.var(axis=0), rtol=rtol, atol=1e-300)
+        assert rms.count[i] == len(rows)
+
+
+@SETTINGS
+@given(
     shape=SHAPES,
     batches=st.lists(st.integers(1, 6), min_size=1, max_size=6),
     seed=st.integers(0, 2**32 - 1),
@@ -409,3 +443,20 @@ def test_finite_extended_precision_values_are_not_reported_as_non_finite():
         with pytest.raises(StatisticsOverflowError, match=r"too large for float64 statistics: .* is 1e\+310"):
             rms.update(values)
     assert rms.count == 1e-4
+
+
+def test_statistics_overflow_error_presents_as_rlcore_stats():
+    # Defined in the private rlcore._overflow, next to its messages; public (and named in
+    # tracebacks, reprs and pickles) as rlcore.stats.StatisticsOverflowError.
+    rms = RunningMeanStd((2,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the squares that overflow
+        with pytest.raises(StatisticsOverflowError) as info:
+            rms.update(np.array([[1e200, 0.0], [-1e200, 0.0]]))
+    assert type(info.value).__module__ == "rlcore.stats"
+    assert (
+        f"{type(info.value).__module__}.{type(info.value).__qualname__}"
+        == "rlcore.stats.StatisticsOverflowError"
+    )
+    assert isinstance(info.value, ValueError)
+    assert info.value.detail.startswith("values too large for float64 statistics")

@@ -13,6 +13,7 @@ __all__ = [
     "all_finite",
     "first_nonfinite",
     "probably_finite",
+    "raise_if_invalid",
     "raise_if_nonfinite",
     "real_number",
 ]
@@ -85,3 +86,16 @@ def raise_if_nonfinite(x: np.ndarray, where: str, row_mask: np.ndarray | None = 
 def all_finite(x: np.ndarray) -> bool:
     """True if every entry of ``x`` is finite: :func:`probably_finite`, made exact where it fails."""
     return probably_finite(x) or bool(np.isfinite(x).all())
+
+
+def raise_if_invalid(x: np.ndarray, what: str, shape: tuple[int, ...], *, nonnegative: bool = False) -> None:
+    """Raise ``ValueError`` naming ``what`` unless ``x`` has shape ``shape``, is finite and (``nonnegative``) ``>= 0``.
+
+    The checks in that order: the first that fails is reported (for NaN and inf, by
+    :func:`raise_if_nonfinite`).
+    """
+    if x.shape != shape:
+        raise ValueError(f"{what} has shape {x.shape}, expected {shape}")
+    raise_if_nonfinite(x, what)
+    if nonnegative and (x < 0).any():
+        raise ValueError(f"{what} has a negative value {float(x.min())!r}; expected >= 0")

@@ -14,58 +14,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlcore._numeric import all_finite, probably_finite, raise_if_nonfinite, real_number
+from rlcore import _moments
+from rlcore._numeric import raise_if_invalid, raise_if_nonfinite, real_number
+from rlcore._overflow import StatisticsOverflowError, moments_overflow_detail, overflow_detail
 
 __all__ = ["RunningMeanStd", "StatisticsOverflowError"]
 
-
-class StatisticsOverflowError(ValueError):
-    """Finite values too large for float64 running statistics: an update would make them inf or NaN.
-
-    A variance squares deviations from the mean, so samples that differ by more than about
-    ``1.3e154`` (the square root of the largest float64) cannot be tracked. The update that
-    raises leaves the statistics as they were. ``detail`` is the message without the name
-    of the method that raised, so that a caller (a normalisation wrapper) can restate it
-    in its own name.
-    """
-
-    def __init__(self, where: str, detail: str) -> None:
-        super().__init__(f"{where}: {detail}")
-        self.detail = detail
+_UPDATE = "RunningMeanStd.update"
 
 
 class RunningMeanStd:
-    r"""Running mean and variance of a stream of arrays, in float64.
+    """Running mean and variance of a stream of arrays, in float64.
 
     A batch is combined with the statistics so far by the parallel algorithm of Chan, Golub
     and LeVeque ("Updating Formulae and a Pairwise Algorithm for Computing Sample Variances",
-    1979), which is exact in exact arithmetic and numerically stable for large counts:
-
-    .. math::
-        \delta = \bar x_B - \bar x_A,\quad n = n_A + n_B,\quad
-        \bar x = \bar x_A + \delta \frac{n_B}{n},\quad
-        \sigma^2 = \frac{n_A \sigma_A^2 + n_B \sigma_B^2 + \delta^2 n_A n_B / n}{n}.
-
-    Once the statistics count at least as many samples as the batch (``n_A >= n_B``), the
-    same update is computed from the deviations from the current mean, ``d_i = x_i - \bar x_A``
-    (one pass over the batch instead of two):
-
-    .. math::
-        \bar x = \bar x_A + \frac{\sum_i d_i}{n},\quad
-        \sigma^2 = \frac{n_A \sigma_A^2 + \sum_i d_i^2}{n} - \Big(\frac{\sum_i d_i}{n}\Big)^2 .
-
-    Its subtraction cancels at most a factor ``1 + 2 n_B / n_A <= 3`` of the result, so the
-    error stays within a few ulps; earlier (a small prior, or ``epsilon=0``) it could cancel
-    everything, and the batch's own mean and variance (two passes over it) enter the formula
-    above instead.
-
-    A single sample ``x`` takes the ``n_B = 1`` case, Welford's update (B. P. Welford, "Note
-    on a Method for Calculating Corrected Sums of Squares and Products", Technometrics 4(3),
-    1962), written with ``w = 1 / n`` as
-
-    .. math::
-        \delta = x - \bar x_A,\quad \bar x = \bar x_A + w\delta,\quad
-        \sigma^2 = (1 - w)\,\sigma_A^2 + w (1 - w)\,\delta^2 .
+    1979), which is exact in exact arithmetic and numerically stable for large counts; a single
+    sample by its ``n = 1`` case, Welford's update (B. P. Welford, "Note on a Method for
+    Calculating Corrected Sums of Squares and Products", Technometrics 4(3), 1962). The
+    private module ``rlcore._moments`` has the formulas, the forms used and their error bounds.
 
     The statistics start as a pseudo-batch of ``epsilon`` samples with mean 0 and variance 1,
     like Gymnasium's and Stable-Baselines3's ``RunningMeanStd``, so that the first
@@ -116,10 +82,7 @@ class RunningMeanStd:
     """
 
     def __init__(
-        self,
-        shape: Sequence[int] = (),
-        epsilon: float = 1e-4,
-        num_streams: int | None = None,
+        self, shape: Sequence[int] = (), epsilon: float = 1e-4, num_streams: int | None = None
     ) -> None:
         number = real_number(epsilon)
         if number is None or not 0 <= number < math.inf:
@@ -139,12 +102,9 @@ class RunningMeanStd:
         self.count: Any = self.epsilon if num_streams is None else np.full(num_streams, self.epsilon)
 
     # ------------------------------------------------------------------ updates
-    # Each way of adding samples checks, before it writes into `mean` and `var`, that the new
-    # values will be finite: in place where a bound on the increment of the variance (one sum
-    # or maximum over `shape` entries, see _small_increment) proves it, else through new
-    # arrays checked for inf and NaN, which catches an overflow and also NaN or inf in samples
-    # that were not checked. It returns False on failure, and the public method raises through
-    # _update_error, which looks at the samples to say why.
+    # Each checks its arguments and dispatches into rlcore._moments, which writes into `mean`
+    # and `var` and returns the new count, or None, writing nothing, where the statistics would
+    # not stay finite; _update_error then looks at the samples to say why.
     def update(self, x: np.ndarray, mask: np.ndarray | None = None, *, check_finite: bool = True) -> None:
         """Add a batch of samples (see the class docstring for the shapes).
 
@@ -170,9 +130,8 @@ class RunningMeanStd:
             self._update_streams(x, mask, check_finite)
             return
         if x.ndim == 0 or x.shape[1:] != self.shape:
-            raise ValueError(
-                f"RunningMeanStd.update: expected a batch of shape (B, {_fmt(self.shape)}), got {x.shape}"
-            )
+            sample = ", ".join(map(str, self.shape))
+            raise ValueError(f"RunningMeanStd.update: expected a batch of shape (B, {sample}), got {x.shape}")
         if mask is not None:
             mask = _check_mask(mask, x.shape[0])
             x = x[mask]
@@ -183,122 +142,22 @@ class RunningMeanStd:
         x64 = np.asarray(x, dtype=np.float64)
         if n == 1:
             if check_finite:
-                raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
-            updated = self._welford(x64[0])
-        elif not self.shape:
-            updated = self._add_scalars(x, x64, mask, check_finite)
-        elif self.count >= n:
-            updated = self._add_deviations(x, x64, mask, check_finite)
+                raise_if_nonfinite(x, _UPDATE, row_mask=mask)
+            count = _moments.add_one(self.mean, self.var, self.count, x64[0])
         else:
-            updated = self._add_batch_moments(x, x64, mask, check_finite)
-        if not updated:
-            raise self._update_error("RunningMeanStd.update", x, mask)
-
-    # The three ways of adding n >= 2 rows. Each takes ``x64``, the rows that enter as float64,
-    # and ``x`` and ``mask`` as the caller passed them, for the error message. Each checks the
-    # rows for NaN and inf through a sum it needs anyway: finite unless an entry is not (or the
-    # sum overflows); only then are the entries checked one by one. The entries themselves,
-    # not their float64 copy: a finite float128 beyond the float64 range is no input error
-    # (it enters as inf, and the update then fails as an overflow). Each returns False,
-    # changing nothing, where the new statistics would not be finite.
-    def _add_scalars(
-        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
-    ) -> bool:
-        """Shape ``()``: the batch's moments, combined in Python floats.
-
-        NumPy calls on 0-d arrays cost twice as much as on small 1-d ones. A batch of up to
-        ``_PYTHON_MAX_BATCH`` values (a vector env's rewards) is reduced in Python too, which
-        costs less than the three NumPy calls of a larger one.
-        """
-        n = x64.shape[0]
-        if n > _PYTHON_MAX_BATCH:
-            total = float(_batch_weights(n)[0].dot(x64))
-            if check_finite and not math.isfinite(total):
-                raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
-            centred = x64 - total / n
-            return self._combine_scalar(total / n, float(centred.dot(centred)) / (self.count + n), n)
-        values = x64.tolist()
-        total = sum(values)
-        if check_finite and not math.isfinite(total):
-            raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
-        batch_mean = total / n
-        batch_m2 = 0.0
-        for value in values:
-            deviation = value - batch_mean
-            batch_m2 += deviation * deviation
-        return self._combine_scalar(batch_mean, batch_m2 / (self.count + n), n)
-
-    def _add_deviations(
-        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
-    ) -> bool:
-        """Shape other than ``()``, ``count >= n``: the shifted-data form (class docstring).
-
-        Fewer array operations than :meth:`_add_batch_moments`, which matters for the small
-        batches of a vector env's wrappers, whose cost is per call rather than per element.
-        """
-        n = x64.shape[0]
-        count = self.count
-        total = count + n
-        deviations = x64 - self.mean
-        # Sums over the batch axis as dot products need it first and one axis after it; the
-        # weights 1 / total give the sums already divided by the new count.
-        flat = deviations if deviations.ndim == 2 else deviations.reshape(n, -1)
-        weights = _batch_weights(n)[0] * (1.0 / total)
-        shift = weights.dot(flat)
-        if check_finite and not probably_finite(shift):
-            raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
-        flat *= flat
-        squares = weights.dot(flat)
-        if flat is not deviations:
-            shift, squares = shift.reshape(self.shape), squares.reshape(self.shape)
-        # The new variance is var * (count / total) + squares - shift^2, and shift^2 <= squares
-        # (Cauchy-Schwarz, n <= total). With squares at most (n / total) * max / 4, a finite
-        # var makes it finite (see _small_increment), and |shift| < 1e154 cannot overflow the
-        # mean: the update is then made in place.
-        if _small_increment(squares, n / total):
-            self.mean += shift
-            shift *= shift
-            self.var *= count / total
-            self.var += squares
-            self.var -= shift
-            self.count = total
-            return True
-        var = self.var * (count / total)
-        var += squares
-        np.multiply(shift, shift, out=squares)
-        var -= squares
-        # A finite variance makes every squared deviation, so each deviation and the shift,
-        # finite and below 1.4e154, far less than half the spacing of floats near the float64
-        # maximum: mean + shift cannot overflow either.
-        if not all_finite(var):
-            return False
-        self.mean += shift
-        np.copyto(self.var, var)
-        self.count = total
-        return True
-
-    def _add_batch_moments(
-        self, x: np.ndarray, x64: np.ndarray, mask: np.ndarray | None, check_finite: bool
-    ) -> bool:
-        """Shape other than ``()``, ``count < n``: the batch's own mean and variance, combined.
-
-        Two passes over the batch, as np.mean / np.var make them (without their Python
-        overhead): sums over the batch axis as dot products with vectors of ``1 / n`` and of
-        ones.
-        """
-        n = x64.shape[0]
-        ones, mean_weights = _batch_weights(n)
-        flat = x64 if x64.ndim == 2 else x64.reshape(n, -1)
-        batch_mean = mean_weights.dot(flat)
-        if check_finite and not probably_finite(batch_mean):
-            raise_if_nonfinite(x, "RunningMeanStd.update", row_mask=mask)
-        centred = flat - batch_mean
-        centred *= centred
-        batch_share = ones.dot(centred)
-        batch_share *= 1.0 / (self.count + n)
-        if flat is not x64:
-            batch_mean, batch_share = batch_mean.reshape(self.shape), batch_share.reshape(self.shape)
-        return self._combine(batch_mean, batch_share, n)
+            # The rows are checked for NaN and inf through a sum that the update needs anyway.
+            # The entries themselves, not their float64 copy: a finite float128 beyond the
+            # float64 range is no input error (it enters as inf; the update fails as an overflow).
+            check = (x, _UPDATE, mask) if check_finite else None
+            if not self.shape:
+                count = _moments.add_scalars(self.mean, self.var, self.count, x64, check)
+            elif self.count >= n:  # one pass over the batch, accurate once count >= n
+                count = _moments.add_deviations(self.mean, self.var, self.count, x64, check)
+            else:
+                count = _moments.add_batch_moments(self.mean, self.var, self.count, x64, check)
+        if count is None:
+            raise self._update_error(_UPDATE, x, mask)
+        self.count = count
 
     def update_one(self, x: np.ndarray, *, check_finite: bool = True) -> None:
         """Add one sample ``x`` of shape ``shape`` (no batch axis) to the shared statistics.
@@ -323,8 +182,10 @@ class RunningMeanStd:
             )
         if check_finite:
             raise_if_nonfinite(x, "RunningMeanStd.update_one")
-        if not self._welford(np.asarray(x, dtype=np.float64)):
+        count = _moments.add_one(self.mean, self.var, self.count, np.asarray(x, dtype=np.float64))
+        if count is None:
             raise self._update_error("RunningMeanStd.update_one", x)
+        self.count = count
 
     def update_scalar(self, x: float, *, check_finite: bool = True) -> None:
         """Add one scalar sample to shared statistics of shape ``()``, in Python float arithmetic.
@@ -349,46 +210,10 @@ class RunningMeanStd:
             raise ValueError(
                 f"RunningMeanStd.update_scalar: non-finite value {x!r}; expected a finite number"
             )
-        if not self._combine_scalar(x, 0.0, 1.0):
+        count = _moments.combine_scalar(self.mean, self.var, self.count, x, 0.0, 1.0)
+        if count is None:
             raise self._update_error("RunningMeanStd.update_scalar", np.array(x))
-
-    def _welford(self, x: np.ndarray) -> bool:
-        # x: float64 of shape `shape`.
-        if not self.shape:
-            return self._combine_scalar(float(x), 0.0, 1.0)
-        count = self.count + 1.0
-        w = 1.0 / count
-        if not self._welford_step(x - self.mean, w, w, w):
-            return False
         self.count = count
-        return True
-
-    def _welford_step(self, delta: np.ndarray, w: Any, w_min: float, w_max: float) -> bool:
-        # delta = x - mean (float64, overwritten), w = 1 / new count (a float, or per stream
-        # an array broadcasting against delta, w_min <= w <= w_max where delta is not 0).
-        # delta - step is x minus the new mean; the product w (1 - w) delta^2 never overflows
-        # where the result is finite (w = 1 for the first sample with epsilon=0 gives 0).
-        step = delta * w
-        delta -= step
-        delta *= step
-        # The new variance is var * (1 - w) + delta (now w (1 - w) delta^2). With delta at
-        # most w * max / 4, a finite var makes it finite (see _small_increment); with w <= 1/2
-        # too, (1 - w) delta^2 <= max / 4 bounds |step| = |w delta| by 1e154, which cannot
-        # overflow the mean: the update is then made in place. Otherwise (also for the first
-        # samples, w > 1/2) it is made into new arrays, checked, and copied.
-        if w_max <= 0.5 and _small_increment(delta, w_min):
-            self.mean += step
-            self.var *= 1.0 - w
-            self.var += delta
-            return True
-        var = self.var * (1.0 - w)
-        var += delta
-        step += self.mean
-        if not (all_finite(var) and all_finite(step)):
-            return False
-        np.copyto(self.mean, step)
-        np.copyto(self.var, var)
-        return True
 
     def _update_streams(self, x: np.ndarray, mask: np.ndarray | None, check_finite: bool) -> None:
         assert self.num_streams is not None
@@ -397,37 +222,18 @@ class RunningMeanStd:
             raise ValueError(
                 f"RunningMeanStd.update: expected shape {expected} (one sample per stream), got {x.shape}"
             )
-        partial = False
         if mask is not None:
             mask = _check_mask(mask, self.num_streams)
             active = int(np.count_nonzero(mask))
             if active == 0:
                 return
-            partial = active < self.num_streams
-        if partial:
-            assert mask is not None
-            if check_finite:
-                raise_if_nonfinite(x[mask], "RunningMeanStd.update", row_mask=mask)
-            weight = mask.astype(np.float64)
-            count = self.count + weight
-            # Streams outside the mask get w = 0 and a zeroed delta (their row may hold
-            # anything, NaN included), which leaves their mean and variance bit for bit.
-            w = weight / np.maximum(count, 1e-300)
-            delta = np.subtract(x, self.mean, dtype=np.float64)
-            delta[~mask] = 0.0
-        else:
-            if check_finite:
-                raise_if_nonfinite(x, "RunningMeanStd.update")
-            count = self.count + 1.0
-            w = 1.0 / count
-            delta = np.asarray(x, dtype=np.float64) - self.mean
-        # Bounds of w over the streams whose delta is not 0 (outside the mask: w = 0, delta = 0).
-        counts = count.tolist()
-        w_min, w_max = 1.0 / max(counts), 1.0 / max(min(counts), 1e-300)
-        if not self._welford_step(delta, w.reshape((-1,) + (1,) * len(self.shape)), w_min, w_max):
-            raise self._update_error(
-                "RunningMeanStd.update", x[mask] if partial else x, mask if partial else None
-            )
+            if active == self.num_streams:
+                mask = None
+        if check_finite:
+            raise_if_nonfinite(x if mask is None else x[mask], _UPDATE, row_mask=mask)
+        count = _moments.add_streams(self.mean, self.var, self.count, x, mask)
+        if count is None:
+            raise self._update_error(_UPDATE, x if mask is None else x[mask], mask)
         self.count = count
 
     def update_from_moments(self, batch_mean: np.ndarray, batch_var: np.ndarray, batch_count: float) -> None:
@@ -459,68 +265,13 @@ class RunningMeanStd:
                 raise ValueError(f"{where}: {name} has shape {np.shape(value)}, expected {self.shape}")
         mean = np.array(batch_mean, dtype=np.float64)
         var = np.array(batch_var, dtype=np.float64)
-        raise_if_nonfinite(mean, f"{where}: batch_mean")
-        raise_if_nonfinite(var, f"{where}: batch_var")
-        if np.any(var < 0):
-            raise ValueError(f"{where}: batch_var has a negative value {float(var.min())!r}; expected >= 0")
-        # Not var * batch_count, which may overflow where the result does not.
-        share = var * (batch_count / (self.count + batch_count))
-        updated = (
-            self._combine_scalar(float(mean), float(share), batch_count)
-            if not self.shape
-            else self._combine(mean, share, batch_count)
-        )
-        if not updated:
-            # From the arguments: _combine overwrites `mean`.
-            largest = max(float(np.max(np.abs(batch_mean))), math.sqrt(float(np.max(var))))
-            magnitude = _format_magnitude(largest)
-            raise StatisticsOverflowError(
-                where, _overflow_detail(self, f"{magnitude} (in batch_mean, or the root of batch_var)")
-            )
-
-    def _combine_scalar(self, batch_mean: float, batch_share: float, n: float) -> bool:
-        # _combine for shape (), in Python floats; with n = 1 and batch_share = 0 it is
-        # Welford's. Python float arithmetic overflows to inf without an exception or warning.
-        count = self.count
-        total = count + n
-        mean = float(self.mean)
-        delta = batch_mean - mean
-        kept = count / total
-        scaled = delta * (n / total)
-        new_mean = mean + scaled
-        new_var = float(self.var) * kept + batch_share + delta * kept * scaled
-        if not (math.isfinite(new_var) and math.isfinite(new_mean) and math.isfinite(total)):
-            return False
-        self.mean[()] = new_mean
-        self.var[()] = new_var
-        self.count = total
-        return True
-
-    def _combine(self, batch_mean: np.ndarray, batch_share: np.ndarray, n: float) -> bool:
-        # Chan et al. (class docstring) with batch_share = the batch's sum of squared
-        # deviations divided by the new count; may overwrite batch_mean (float64). Every term
-        # is formed already divided by the new count: var * count may overflow where the
-        # result does not.
-        count = self.count
-        total = count + n
-        kept = count / total
-        delta = batch_mean
-        delta -= self.mean
-        scaled = delta * (n / total)
-        # kept before scaled: delta^2 alone may overflow where kept * delta^2 * n / total
-        # does not (kept is 0 for the first batch with epsilon=0).
-        delta *= kept
-        delta *= scaled
-        delta += batch_share
-        var = self.var * kept
-        var += delta
-        scaled += self.mean
-        if not (math.isfinite(total) and all_finite(var) and all_finite(scaled)):
-            return False
-        np.copyto(self.mean, scaled)
-        np.copyto(self.var, var)
-        self.count = total
-        return True
+        raise_if_invalid(mean, f"{where}: batch_mean", self.shape)
+        raise_if_invalid(var, f"{where}: batch_var", self.shape, nonnegative=True)
+        count = _moments.add_moments(self.mean, self.var, self.count, mean, var, batch_count)
+        if count is None:  # the message from the arguments: add_moments overwrites `mean`
+            detail = moments_overflow_detail(self.mean, self.var, self.count, batch_mean, var)
+            raise StatisticsOverflowError(where, detail)
+        self.count = count
 
     def _update_error(self, where: str, x: np.ndarray, row_mask: np.ndarray | None = None) -> ValueError:
         """The error of an update that would have made the statistics non-finite.
@@ -530,8 +281,7 @@ class RunningMeanStd:
         raises the usual error; otherwise they were too large.
         """
         raise_if_nonfinite(x, where, row_mask=row_mask)
-        magnitude = _format_magnitude(np.max(np.abs(x)) if x.size else 0.0)
-        return StatisticsOverflowError(where, _overflow_detail(self, magnitude))
+        return StatisticsOverflowError(where, overflow_detail(self.mean, self.var, self.count, x))
 
     # ------------------------------------------------------------------ use
     def normalize(self, x: np.ndarray, epsilon: float = 1e-8) -> np.ndarray:
@@ -589,24 +339,12 @@ class RunningMeanStd:
             raise KeyError(
                 f"RunningMeanStd.load_state_dict: missing keys {sorted(missing)}; expected mean, var, count"
             )
-        mean = _to_numpy(state["mean"])
-        var = _to_numpy(state["var"])
-        count = _to_numpy(state["count"])
-        count_shape: tuple[int, ...] = () if self.num_streams is None else (self.num_streams,)
-        for name, value, shape in (
-            ("mean", mean, self.mean.shape),
-            ("var", var, self.var.shape),
-            ("count", count, count_shape),
-        ):
-            if value.shape != shape:
-                raise ValueError(
-                    f"RunningMeanStd.load_state_dict: '{name}' has shape {value.shape}, expected {shape}"
-                )
-            raise_if_nonfinite(value, f"RunningMeanStd.load_state_dict: '{name}'")
-            if name != "mean" and np.any(value < 0):
-                raise ValueError(
-                    f"RunningMeanStd.load_state_dict: '{name}' has a negative value {float(value.min())!r}; expected >= 0"
-                )
+        mean, var, count = (_to_numpy(state[key]) for key in ("mean", "var", "count"))
+        where = "RunningMeanStd.load_state_dict"
+        raise_if_invalid(mean, f"{where}: 'mean'", self.mean.shape)
+        raise_if_invalid(var, f"{where}: 'var'", self.var.shape, nonnegative=True)
+        count_shape = () if self.num_streams is None else (self.num_streams,)
+        raise_if_invalid(count, f"{where}: 'count'", count_shape, nonnegative=True)
         return mean, var, count
 
     def __repr__(self) -> str:
@@ -620,31 +358,7 @@ def _to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-def _fmt(shape: tuple[int, ...]) -> str:
-    return ", ".join(str(s) for s in shape) if shape else ""
-
-
-# Batches of scalars up to this size are reduced in Python floats (see update).
-_PYTHON_MAX_BATCH = 16
-
-_BATCH_WEIGHTS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 _BOOL = np.dtype(np.bool_)
-
-
-def _batch_weights(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read-only vectors of ``n`` ones and of ``n`` copies of ``1 / n``, cached.
-
-    Batch sums and means are dot products with them; np.ones costs more than the dot product
-    it feeds, and batch sizes repeat.
-    """
-    weights = _BATCH_WEIGHTS.get(n)
-    if weights is None:
-        if len(_BATCH_WEIGHTS) > 256:
-            _BATCH_WEIGHTS.clear()
-        ones, mean_weights = np.ones(n), np.full(n, 1.0 / n)
-        ones.flags.writeable = mean_weights.flags.writeable = False
-        weights = _BATCH_WEIGHTS[n] = (ones, mean_weights)
-    return weights
 
 
 def _check_mask(mask: np.ndarray, length: int) -> np.ndarray:
@@ -655,48 +369,3 @@ def _check_mask(mask: np.ndarray, length: int) -> np.ndarray:
             f"got dtype {mask.dtype} and shape {mask.shape}"
         )
     return mask
-
-
-_QUARTER_MAX = float(np.finfo(np.float64).max) / 4
-
-
-def _small_increment(increment: np.ndarray, weight: float) -> bool:
-    """True if every entry of ``increment`` (``>= 0`` where finite) is at most ``weight`` times a quarter of the float64 maximum.
-
-    Then ``var * (1 - weight) + increment`` is finite for every finite ``var >= 0``: at most
-    ``max * (1 - 3 weight / 4)``, with room for the rounding of each term (exactly: the
-    rounded product is at most ``max``, and an increment below half the spacing of floats
-    near the maximum cannot round it up). One look at the increment, none at ``var``: its sum
-    for a short one (Python's sum of a list costs less than a NumPy reduction), its maximum
-    for a long one. NaN and inf make it False.
-    """
-    if increment.size <= 64:
-        if increment.ndim != 1:
-            increment = increment.ravel()
-        largest = sum(increment.tolist())
-    else:
-        largest = float(increment.max())
-    return bool(largest <= weight * _QUARTER_MAX)
-
-
-def _format_magnitude(magnitude: Any) -> str:
-    """``1e+200``: three significant digits, also for a float128 beyond the float64 range."""
-    if math.isfinite(float(magnitude)):
-        return f"{float(magnitude):.3g}"
-    return np.format_float_scientific(magnitude, precision=2, trim="-").replace(".e", "e")
-
-
-def _overflow_detail(rms: RunningMeanStd, magnitude: str) -> str:
-    """The message of a :class:`StatisticsOverflowError` (without the name of the method)."""
-    if not (all_finite(rms.mean) and all_finite(rms.var) and np.isfinite(rms.count).all()):
-        # Only an assignment from outside can get them there (updates and loads refuse to).
-        return (
-            f"the statistics already hold NaN or inf (mean, var or count was set from outside), so no "
-            f"sample can enter; the largest magnitude entering is {magnitude}"
-        )
-    return (
-        f"values too large for float64 statistics: the largest magnitude entering is {magnitude}, "
-        "and the running variance, a mean of squared deviations from the mean, would overflow "
-        "(float64 squares do beyond about 1.3e154); the statistics are left unchanged. Scale the "
-        "values down (e.g. divide them by a constant) before they enter"
-    )
