@@ -200,9 +200,12 @@ def with_final_observations(info: Mapping[str, Any], rows: np.ndarray, new: Any)
     The inner env's ``final_obs`` array is left as it is.
     """
     final_obs = info["final_obs"]
-    replaced = np.empty(len(final_obs), dtype=object)
-    for i in range(len(final_obs)):
-        replaced[i] = final_obs[i]
+    if isinstance(final_obs, np.ndarray) and final_obs.dtype == object and final_obs.ndim == 1:
+        replaced = final_obs.copy()  # what Gymnasium's vector envs hand out
+    else:  # element by element: np.array would stack a sequence of equal-shaped arrays
+        replaced = np.empty(len(final_obs), dtype=object)
+        for i in range(len(final_obs)):
+            replaced[i] = final_obs[i]
     for i, row in zip(rows, new, strict=True):
         replaced[i] = row
     return {**info, "final_obs": replaced}
