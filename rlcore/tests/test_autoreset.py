@@ -17,7 +17,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers import TimeLimit
 
 import rlcore.envs
-from rlcore._autoreset import AutoresetTracker
+from rlcore._autoreset import AutoresetTracker, final_observations, with_final_observations
 from rlcore.testing import GenericTestEnv, make_vector_env
 from rlcore.wrappers import vector
 
@@ -187,3 +187,27 @@ def test_a_rejected_reset_changes_nothing(name, mask):
                 got, expected, err_msg=f"{name}, step {step} after the rejected reset"
             )
     torch.testing.assert_close(_state(rejected), _state(twin), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["object array", "list"])
+def test_with_final_observations_replaces_rows_in_a_copy(kind):
+    frames = [np.full(2, float(i)) for i in range(3)]
+    if kind == "object array":
+        final_obs: Any = np.empty(3, dtype=object)
+        for i, frame in enumerate(frames):
+            final_obs[i] = frame
+    else:
+        final_obs = list(frames)
+    info = {"final_obs": final_obs, "other": 1}
+    rows = np.array([0, 2])
+    assert final_observations(info, rows, "Owner") is final_obs
+    out = with_final_observations(info, rows, np.array([[7.0, 7.0], [9.0, 9.0]]))
+    assert out["other"] == 1 and out["final_obs"].dtype == object and out["final_obs"].shape == (3,)
+    np.testing.assert_array_equal(np.stack(list(out["final_obs"])), [[7, 7], [1, 1], [9, 9]])
+    np.testing.assert_array_equal(
+        np.stack(list(final_obs)), [[0, 0], [1, 1], [2, 2]]
+    )  # the input is untouched
+    with pytest.raises(
+        ValueError, match=r"^Owner: in SAME_STEP autoreset mode, sub-envs \[0, 2\] ended an episode"
+    ):
+        final_observations({"x": 1}, rows, "Owner")
