@@ -121,7 +121,8 @@ def test_file_loads_with_weights_only_and_holds_versions_rng_and_metadata(tmp_pa
     )
     assert path == tmp_path / "sub" / "dir" / "ckpt.pt"
     payload = torch.load(path, weights_only=True)
-    assert payload["format"] == "rlcore.checkpoint" and payload["format_version"] == 1
+    assert payload["format"] == "rlcore.checkpoint" and payload["format_version"] == 2
+    assert payload["checksum"].startswith("sha256:") and len(payload["checksum"]) == len("sha256:") + 64
     assert payload["versions"]["rlcore"] == rlcore.__version__
     assert payload["versions"]["torch"] == str(torch.__version__)
     assert json.loads(payload["metadata"]) == {"config": {"lr": 3e-4, "layers": [64, 64]}}
@@ -236,10 +237,10 @@ def test_foreign_and_unsafe_files_are_refused(tmp_path):
     torch.save({"format": "rlcore.checkpoint", "array": np.zeros(2)}, tmp_path / "pickled.pt")
     with pytest.raises(CheckpointError, match=r"cannot read .*pickled.pt: .*weights_only=True"):
         load(tmp_path / "pickled.pt")
-    torch.save({"format": "rlcore.checkpoint", "format_version": 2}, tmp_path / "future.pt")
+    torch.save({"format": "rlcore.checkpoint", "format_version": 3}, tmp_path / "future.pt")
     with pytest.raises(
         CheckpointError,
-        match=r"future.pt has checkpoint format_version 2; this rlcore reads versions up to 1",
+        match=r"future.pt has checkpoint format_version 3; this rlcore reads versions 1 to 2; upgrade rlcore",
     ):
         load(tmp_path / "future.pt")
     torch.save({"format": "rlcore.checkpoint", "format_version": 1, "objects": {}}, tmp_path / "partial.pt")

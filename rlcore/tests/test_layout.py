@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "nn": 1,
     "seeding": 1,
     "schedules": 1,
+    "_checkpoint_format": 0,
     "checkpoint": 1,
     "envs": 1,
     "logging": 1,

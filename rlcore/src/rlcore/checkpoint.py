@@ -3,8 +3,9 @@
 :func:`save` writes one file holding the state dicts of the objects it is given (modules,
 optimisers, LR schedulers, rlcore wrappers and buffers: it knows only the protocol, not the
 classes), the states of Python's ``random``, NumPy's global RNG and PyTorch's CPU and CUDA
-generators, the versions of rlcore, PyTorch, NumPy and Python, and a JSON metadata dict
-(config, step). :func:`load` puts them back and returns the metadata.
+generators, the versions of rlcore, PyTorch, NumPy and Python, a JSON metadata dict (config,
+step) and a checksum. :func:`load` checks the file and puts it all back; :func:`verify` only
+checks it.
 
 Design choices, against the failures seen in the field:
 
@@ -13,28 +14,38 @@ Design choices, against the failures seen in the field:
   not, naming the object and the offending value.
 * A checkpoint that saves also loads: an object may offer ``check_state_dict(state)``, which
   raises what its ``load_state_dict(state)`` would raise and changes nothing (rlcore's
-  ``RunningMeanStd`` and normalisation wrappers do: their ``load_state_dict`` runs the same
-  check first). :func:`save` calls it on the state it is about to write and refuses a state
-  that :func:`load` would refuse, e.g. statistics holding inf, naming the object and the entry.
+  ``RunningMeanStd``, normalisation wrappers and replay buffers do). :func:`save` calls it on
+  the state it is about to write and refuses a state that :func:`load` would refuse.
+* Integrity: a SHA-256 checksum of the payload is written with it and verified on load, so a
+  flipped bit in the weights is refused instead of loaded (torch's zip reader does not check
+  its CRCs). Every bad file (truncated, foreign, damaged, ill-formed) raises
+  :class:`CheckpointError` naming the file and what is wrong with it.
+* All or nothing: :func:`load` checks the whole file and the RNG states first, then loads the
+  objects; if one refuses its state, those loaded before it get their previous state back and
+  the RNGs are untouched.
 * Atomic write: a temporary file in the same directory, flushed and ``fsync``-ed, then
   ``os.replace``-d over the target, so a crash mid-save leaves the previous checkpoint intact.
+  The temporary files of a save killed mid-write (SIGKILL, power loss) are deleted by the next
+  save into that directory; a full disk is reported as such.
 * Normalisation statistics and RNG states travel with the weights (cleanrl#425), so a resumed
   run continues exactly where it stopped.
 
-File layout (a dict, ``format_version`` 1)::
+File layout (a dict, ``format_version`` 2; version 1, without ``checksum``, still loads)::
 
-    {"format": "rlcore.checkpoint", "format_version": 1,
+    {"format": "rlcore.checkpoint", "format_version": 2,
      "versions": {"rlcore": ..., "torch": ..., "numpy": ..., "python": ...},
      "metadata": "<JSON text>", "objects": {name: state_dict, ...},
-     "rng": {"python": ..., "numpy": {...}, "torch": ByteTensor, "cuda": [ByteTensor, ...]}}
+     "rng": {"python": ..., "numpy": {...}, "torch": ByteTensor, "cuda": [ByteTensor, ...]},
+     "checksum": "sha256:<hex>"}
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
-import random
+import shutil
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -44,20 +55,26 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlcore._checkpoint_format import (
+    FORMAT,
+    FORMAT_VERSION,
+    check_payload,
+    clean_orphans,
+    digest,
+    disk_full,
+    rng_state,
+    set_rng_states,
+    temporary_name,
+    tensor_bytes,
+    unsafe_message,
+)
 from rlcore._version import __version__
 
-__all__ = ["CheckpointError", "CheckpointVersionWarning", "load", "save"]
-
-FORMAT = "rlcore.checkpoint"
-FORMAT_VERSION = 1
-
-# Leaves that torch.load(weights_only=True) accepts without any allowlisting; used only to
-# point at the culprit once torch has said that something in the file is not loadable.
-_PLAIN = (torch.Tensor, bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device)
+__all__ = ["CheckpointError", "CheckpointVersionWarning", "load", "save", "verify"]
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint cannot be written or read: corrupt or foreign file, objects that do not match."""
+    """A checkpoint cannot be written or read: corrupt, damaged or foreign file, objects that do not match."""
 
 
 class CheckpointVersionWarning(UserWarning):
@@ -84,7 +101,7 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
             JSON-serialisable mapping.
         CheckpointError: if a state dict holds a value that ``torch.load(weights_only=True)``
             cannot load (e.g. a NumPy array), or that the object's ``check_state_dict``
-            refuses (so that :func:`load` would); nothing is written then.
+            refuses (so that :func:`load` would), or the disk is full; nothing is written then.
 
     Example:
         >>> import tempfile, torch
@@ -111,7 +128,7 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
         states[name] = state = state_dict()
         _check_state(name, obj, state)
 
-    payload = {
+    payload: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "versions": {
@@ -122,10 +139,15 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
         },
         "metadata": metadata_json,
         "objects": states,
-        "rng": _rng_state(),
+        "rng": rng_state(),
     }
+    try:
+        payload["checksum"] = digest(payload)
+    except ValueError:
+        payload["checksum"] = ""  # a foreign value: torch's check below names it
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    clean_orphans(path.parent)
+    tmp = temporary_name(path, uuid.uuid4().hex)
     try:
         with open(tmp, "xb") as file:
             torch.save(payload, file)
@@ -133,13 +155,28 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
             os.fsync(file.fileno())
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(tmp))
         if unsafe:
-            raise CheckpointError(_unsafe_message(states, unsafe))
+            raise CheckpointError(unsafe_message(states, unsafe))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if disk_full(error):
+            raise CheckpointError(_disk_full_message(path, states)) from error
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def verify(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check that ``path`` is a whole, undamaged checkpoint that :func:`load` reads; return its metadata.
+
+    Reads the file and checks its structure, checksum and RNG states, without loading anything
+    into objects or RNGs (what a resume does to choose the newest checkpoint it can trust).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        CheckpointError: if the file is corrupt, truncated, damaged, foreign or ill-formed.
+    """
+    return _read(Path(path), "checkpoint.verify", "cpu")[1]
 
 
 def load(
@@ -152,8 +189,10 @@ def load(
 ) -> dict[str, Any]:
     """Load the state of ``objects`` (and, by default, the RNG states) from a :func:`save` file.
 
-    Each object receives ``obj.load_state_dict(saved_state)``. Objects are loaded in the order
-    given; if one fails, those before it keep their new state.
+    All or nothing: the whole file (structure, checksum, RNG states, the objects it holds) is
+    checked first; then each object receives ``obj.load_state_dict(saved_state)``, and if one
+    fails, the objects loaded before it get their previous state back and the RNGs are left
+    as they were.
 
     Args:
         path: a file written by :func:`save`.
@@ -172,26 +211,22 @@ def load(
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        CheckpointError: if the file is corrupt or truncated, not an rlcore checkpoint, from a
-            newer checkpoint format, lacks a requested object, holds objects that were not
-            requested (``strict=True``), or an object's ``load_state_dict`` fails; the message
-            names the path.
+        CheckpointError: if the file is corrupt, truncated, damaged (checksum), not an rlcore
+            checkpoint, from a newer checkpoint format, ill-formed, lacks a requested object,
+            holds objects that were not requested (``strict=True``), or an object's
+            ``load_state_dict`` fails; the message names the path.
         TypeError: if an object has no ``load_state_dict()`` method.
 
     Warns:
         CheckpointVersionWarning: if the checkpoint was written by another rlcore version.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint.load: no checkpoint file at {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise CheckpointError(
-            f"checkpoint.load: cannot read {path}: the file is corrupt, truncated or not a torch.save file, "
-            f"or holds values that torch.load(weights_only=True) refuses ({type(error).__name__}: {error})"
-        ) from error
-    _check_payload(payload, path)
+    for name, obj in objects.items():
+        if not callable(getattr(obj, "load_state_dict", None)):
+            raise TypeError(
+                f"checkpoint.load: object '{name}' ({type(obj).__name__}) has no load_state_dict() method"
+            )
+    payload, metadata, rng = _read(path, "checkpoint.load", map_location)
     saved_version = payload["versions"].get("rlcore")
     if saved_version != __version__:
         warnings.warn(
@@ -212,26 +247,90 @@ def load(
             f"checkpoint.load: {path} also holds {unexpected}, which were not passed; pass them too, or "
             "strict=False to load only some objects"
         )
-    for name, obj in objects.items():
-        if not callable(getattr(obj, "load_state_dict", None)):
-            raise TypeError(
-                f"checkpoint.load: object '{name}' ({type(obj).__name__}) has no load_state_dict() method"
-            )
-    for name, obj in objects.items():
-        try:
-            obj.load_state_dict(saved[name])
-        except Exception as error:
-            raise CheckpointError(
-                f"checkpoint.load: loading object '{name}' ({type(obj).__name__}) from {path} failed: "
-                f"{type(error).__name__}: {error}"
-            ) from error
+    _load_all(path, objects, saved)
     if restore_rng:
-        _restore_rng(payload["rng"], path)
-    metadata = json.loads(payload["metadata"])
-    return {} if metadata is None else dict(metadata)
+        trouble = set_rng_states(rng)
+        if trouble is not None:
+            warnings.warn(f"checkpoint {path}: {trouble}; they were not restored", stacklevel=2)
+    return metadata
 
 
 # --------------------------------------------------------------------------- helpers
+def _read(path: Path, where: str, map_location: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The checked payload of ``path``, its metadata and its parsed RNG states, or ``CheckpointError``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{where}: no checkpoint file at {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"{where}: cannot read {path}: the file is corrupt, truncated or not a torch.save file, "
+            f"or holds values that torch.load(weights_only=True) refuses ({type(error).__name__}: {error})"
+        ) from error
+    try:
+        metadata, rng = check_payload(payload)
+    except ValueError as error:
+        raise CheckpointError(f"{where}: {path} {error}") from None
+    return payload, metadata, rng
+
+
+def _load_all(path: Path, objects: Mapping[str, Any], saved: Mapping[str, Any]) -> None:
+    """``load_state_dict`` every object, or none: earlier ones are rolled back if one fails.
+
+    Objects with ``check_state_dict`` are checked before anything is loaded and loaded last
+    (their load cannot fail once the check passed); the others are snapshotted first.
+    """
+    checked = {name: obj for name, obj in objects.items() if callable(getattr(obj, "check_state_dict", None))}
+    for name, obj in checked.items():
+        try:
+            obj.check_state_dict(saved[name])
+        except Exception as error:
+            raise CheckpointError(_load_failed(path, name, obj, error)) from error
+    order = [name for name in objects if name not in checked] + list(checked)
+    snapshots: dict[str, Any] = {}
+    for i, name in enumerate(order):
+        obj = objects[name]
+        try:
+            if name not in checked:
+                snapshots[name] = copy.deepcopy(obj.state_dict())
+            obj.load_state_dict(saved[name])
+        except Exception as error:
+            rollback = _roll_back([(n, objects[n]) for n in order[: i + 1] if n in snapshots], snapshots)
+            raise CheckpointError(_load_failed(path, name, obj, error) + rollback) from error
+
+
+def _roll_back(loaded: list[tuple[str, Any]], snapshots: Mapping[str, Any]) -> str:
+    failed = []
+    for name, obj in reversed(loaded):
+        try:
+            obj.load_state_dict(snapshots[name])
+        except Exception as error:  # pragma: no cover (a state_dict that does not load back)
+            failed.append(f"{name} ({type(error).__name__}: {error})")
+    if failed:  # pragma: no cover
+        return f"; restoring the previous state of {', '.join(failed)} failed too"
+    return "; no object was changed"
+
+
+def _load_failed(path: Path, name: str, obj: Any, error: BaseException) -> str:
+    return (
+        f"checkpoint.load: loading object '{name}' ({type(obj).__name__}) from {path} failed: "
+        f"{type(error).__name__}: {error}"
+    )
+
+
+def _disk_full_message(path: Path, states: Mapping[str, Any]) -> str:
+    needed = sum(tensor_bytes(state) for state in states.values())
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return (
+        f"checkpoint.save: no space left on the device of {path.parent} writing {path.name} (it needs about "
+        f"{needed / 1e6:.1f} MB, {free}); nothing was written and the previous checkpoint is intact: "
+        "free some space (old checkpoints, replay buffers) and save again"
+    )
+
+
 def _metadata_json(metadata: Mapping[str, Any] | None) -> str:
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"checkpoint.save: metadata must be a mapping or None, got {type(metadata).__name__}")
@@ -239,72 +338,6 @@ def _metadata_json(metadata: Mapping[str, Any] | None) -> str:
         return json.dumps(None if metadata is None else dict(metadata))
     except (TypeError, ValueError) as error:
         raise TypeError(f"checkpoint.save: metadata must be JSON-serialisable: {error}") from None
-
-
-def _rng_state() -> dict[str, Any]:
-    numpy_state = np.random.get_state(legacy=False)  # noqa: NPY002 (the global RNG is what we save)
-    assert isinstance(numpy_state, dict)
-    return {
-        "python": random.getstate(),
-        "numpy": {
-            "bit_generator": numpy_state["bit_generator"],
-            # uint32 words as int64: a NumPy array would need pickling.
-            "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
-            "pos": int(numpy_state["state"]["pos"]),
-            "has_gauss": int(numpy_state["has_gauss"]),
-            "gauss": float(numpy_state["gauss"]),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-    }
-
-
-def _restore_rng(state: Mapping[str, Any], path: Path) -> None:
-    python_state = state["python"]
-    random.setstate((python_state[0], tuple(python_state[1]), python_state[2]))
-    numpy_state = state["numpy"]
-    np.random.set_state(  # noqa: NPY002
-        {
-            "bit_generator": numpy_state["bit_generator"],
-            "state": {"key": numpy_state["key"].cpu().numpy().astype(np.uint32), "pos": numpy_state["pos"]},
-            "has_gauss": numpy_state["has_gauss"],
-            "gauss": numpy_state["gauss"],
-        }
-    )
-    torch.set_rng_state(state["torch"].cpu())
-    cuda_states = list(state["cuda"])
-    if not cuda_states:
-        return
-    if not torch.cuda.is_available():
-        warnings.warn(
-            f"checkpoint {path}: CUDA RNG states of {len(cuda_states)} device(s) were saved but CUDA is not "
-            "available; they were not restored",
-            stacklevel=3,
-        )
-    elif len(cuda_states) != torch.cuda.device_count():
-        warnings.warn(
-            f"checkpoint {path}: CUDA RNG states of {len(cuda_states)} device(s) were saved but "
-            f"{torch.cuda.device_count()} are visible; they were not restored",
-            stacklevel=3,
-        )
-    else:
-        torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
-
-
-def _check_payload(payload: Any, path: Path) -> None:
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(
-            f"checkpoint.load: {path} is not an rlcore checkpoint (no 'format': '{FORMAT}' entry)"
-        )
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint.load: {path} has checkpoint format_version {version!r}; this rlcore reads versions up to "
-            f"{FORMAT_VERSION}; upgrade rlcore"
-        )
-    missing = [key for key in ("versions", "metadata", "objects", "rng") if key not in payload]
-    if missing:
-        raise CheckpointError(f"checkpoint.load: {path} is incomplete: missing entries {missing}")
 
 
 def _check_state(name: str, obj: Any, state: Any) -> None:
@@ -319,38 +352,6 @@ def _check_state(name: str, obj: Any, state: Any) -> None:
             f"checkpoint.save: object '{name}' ({type(obj).__name__}) has a state that load() would refuse, "
             f"so nothing was written: {type(error).__name__}: {error}"
         ) from error
-
-
-def _unsafe_message(states: Mapping[str, Any], unsafe: list[str]) -> str:
-    where = ""
-    for name, state in states.items():
-        found = _find_unplain(state, "state_dict()")
-        if found is not None:
-            where = f" object '{name}' has a {found[1]} at {found[0]};"
-            break
-    return (
-        f"checkpoint.save:{where} torch.load(weights_only=True) could not load the checkpoint (it would need "
-        f"{sorted(unsafe)}); state dicts must hold tensors and plain Python values (convert arrays with "
-        "torch.from_numpy, NumPy scalars with float() or int())"
-    )
-
-
-def _find_unplain(value: Any, where: str) -> tuple[str, str] | None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            found = _find_unplain(item, f"{where}[{key!r}]")
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, (list, tuple, set, frozenset)):
-        for i, item in enumerate(value):
-            found = _find_unplain(item, f"{where}[{i}]")
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, _PLAIN):
-        return None
-    return where, f"{type(value).__module__}.{type(value).__qualname__}"
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -352,20 +352,11 @@ class ReplayBuffer:
         arrays.update(self._store.arrays())
         return arrays
 
-    def _counters(self) -> list[str]:
-        return ["head", "tail", "frames_pushed"] if self.store_frames_once else ["head", "tail"]
-
     def state_dict(self) -> dict[str, Any]:
-        """Contents and counters: tensors (sharing memory with the buffer) and ints.
-
-        Loadable with ``torch.load(weights_only=True)``; includes the state of the buffer's own
-        sampling generator.
-        """
+        """Contents, counters, sampling generator: tensors (sharing memory) and ints, ``weights_only``-loadable."""
         state: dict[str, Any] = {name: torch.from_numpy(array) for name, array in self._arrays().items()}
         state["autoreset_pending"] = torch.from_numpy(self._autoreset.pending.copy())
-        state["rng_state"] = rng_state(self._rng)
-        state["head"] = self._ring.head
-        state["tail"] = self._ring.tail
+        state.update(rng_state=rng_state(self._rng), head=self._ring.head, tail=self._ring.tail)
         if self._frames is not None:
             state["frames_pushed"] = self._frames.pushed
         return state
@@ -376,24 +367,32 @@ class ReplayBuffer:
         Raises:
             KeyError: if keys are missing or unexpected (e.g. a plain buffer's state loaded into
                 a ``store_frames_once`` one).
-            ValueError, TypeError: if a shape, dtype or counter does not fit this buffer.
+            ValueError, TypeError: if a shape, dtype or counter does not fit this buffer; the
+                buffer is unchanged then (:meth:`check_state_dict` runs the same checks).
         """
-        where = "ReplayBuffer.load_state_dict"
+        loaded, pending, head, tail, frames_pushed, rng = self._checked(state, "ReplayBuffer.load_state_dict")
         arrays = self._arrays()
-        check_state_keys(where, state, {*arrays, *self._counters(), "autoreset_pending", "rng_state"})
-        loaded = {name: load_array(where, name, state[name], like) for name, like in arrays.items()}
-        pending = load_array(where, "autoreset_pending", state["autoreset_pending"], self._autoreset.pending)
-        head = load_int(where, "head", state["head"], 0, 2**62)
-        tail = load_int(where, "tail", state["tail"], max(0, head - self._ring.rows), head)
-        frames_pushed = (
-            load_int(where, "frames_pushed", state["frames_pushed"], 0, 2**62)
-            if self.store_frames_once
-            else 0
-        )
-        set_rng_state(where, self._rng, state["rng_state"])
         for name, array in loaded.items():
             np.copyto(arrays[name], array)
+        self._rng.bit_generator.state = rng.bit_generator.state
         self._autoreset.pending = pending
         if self._frames is not None:
             self._frames.pushed = frames_pushed
         self._ring.load(head, tail)
+
+    def check_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Raise what :meth:`load_state_dict` would raise for ``state``; change nothing."""
+        self._checked(state, "ReplayBuffer.load_state_dict")
+
+    def _checked(self, state: Mapping[str, Any], where: str) -> tuple[Any, ...]:
+        arrays = self._arrays()
+        counters = ["head", "tail", "frames_pushed"] if self.store_frames_once else ["head", "tail"]
+        check_state_keys(where, state, {*arrays, *counters, "autoreset_pending", "rng_state"})
+        loaded = {name: load_array(where, name, state[name], like) for name, like in arrays.items()}
+        pending = load_array(where, "autoreset_pending", state["autoreset_pending"], self._autoreset.pending)
+        head = load_int(where, "head", state["head"], 0, 2**62)
+        tail = load_int(where, "tail", state["tail"], max(0, head - self._ring.rows), head)
+        frames_pushed = load_int(where, "frames_pushed", state.get("frames_pushed", 0), 0, 2**62)
+        rng = np.random.Generator(np.random.PCG64())
+        set_rng_state(where, rng, state["rng_state"])
+        return loaded, pending, head, tail, frames_pushed, rng
