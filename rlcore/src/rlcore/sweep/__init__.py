@@ -18,7 +18,9 @@ every trial. A trial is one call of the agent's ``train(config, resume=...)`` in
 holding ``--cpus-per-trial`` CPUs (default 1; also its torch threads unless set) and
 ``--gpus-per-trial`` GPUs (default 0; with GPUs its device is ``cuda`` unless set); its console
 progress is off unless set. Ray runs in this process (``--num-cpus``) unless ``--address`` names
-a cluster (``auto`` or ``HOST:PORT``).
+a cluster (``auto`` or ``HOST:PORT``). Every option is checked before anything runs: a value out
+of its bounds (``--seeds 0-99999``, more than the 10000 seeds a sweep takes, or a seed above
+``2**32 - 1``; ``--cpus-per-trial nan``) is refused with the option, the value and what it takes.
 
 Each trial is a run directory (:class:`rlcore.runs.Run`) at
 ``<runs-dir>/<name>/<configuration>/seed=<seed>/``, the configuration named by its swept values

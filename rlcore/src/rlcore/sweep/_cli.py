@@ -27,6 +27,16 @@ from typing import Any
 
 from rlcore.runs import Registry, RunConfig, build_config, read_config_file
 from rlcore.sweep._grid import FIELDS_SET_BY_THE_SWEEP, parse_seeds, parse_set
+from rlcore.sweep._options import (
+    CPUS_PER_TRIAL,
+    GPUS_PER_TRIAL,
+    MAX_CONCURRENT,
+    NUM_CPUS,
+    PROGRESS_EVERY,
+    cluster_address,
+    metric_key,
+    sweep_name,
+)
 from rlcore.sweep._runner import run_sweep
 from rlcore.sweep._trials import make_trials, safe_name, trial_run_settings
 
@@ -60,9 +70,13 @@ def build_parser(registry: Registry, prog: str) -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("algo", nargs="?", metavar="AGENT", help=f"the agent: {', '.join(registry) or 'none registered'}")
-    add("--name", help="the sweep's directory in --runs-dir (default: sweep-<agent>-<env_id>)")
+    add(
+        "--name",
+        type=sweep_name,
+        help="the sweep's directory in --runs-dir (default: sweep-<agent>-<env_id>)",
+    )
     add("--runs-dir", type=Path, default=Path("runs"), help="the sweeps' folder (default: runs)")
-    add("--seeds", default="0-4", help="the seeds: 0-4, 0,3,7 or 0-2,10 (default: 0-4)")
+    add("--seeds", default="0-4", help="the seeds: 0-4, 0,3,7 or 0-2,10; at most 10000 (default: 0-4)")
     add(
         "--set",
         dest="assignments",
@@ -72,29 +86,33 @@ def build_parser(registry: Registry, prog: str) -> argparse.ArgumentParser:
         help="a config field and its values in the grid, read as the field's flag reads them "
         "(repeatable; lists in brackets: hidden_sizes=[64,64],[32])",
     )
-    add("--address", help="a running Ray cluster to use: auto or HOST:PORT (default: start Ray here)")
-    add("--num-cpus", type=int, help="CPUs of the Ray started here (default: all)")
+    add(
+        "--address",
+        type=cluster_address,
+        help="a running Ray cluster to use: auto or HOST:PORT (default: start Ray here)",
+    )
+    add("--num-cpus", type=NUM_CPUS, help="CPUs of the Ray started here (default: all)")
     add(
         "--cpus-per-trial",
-        type=float,
+        type=CPUS_PER_TRIAL,
         default=1.0,
         help="CPUs held by each trial (default: 1); also its torch threads unless set",
     )
     add(
         "--gpus-per-trial",
-        type=float,
+        type=GPUS_PER_TRIAL,
         default=0.0,
         help="GPUs held by each trial, e.g. 0.25 (default: 0); with GPUs, device defaults to cuda",
     )
-    add("--max-concurrent", type=int, help="at most this many trials at once")
+    add("--max-concurrent", type=MAX_CONCURRENT, help="at most this many trials at once")
     add(
         "--in-process",
         action="store_true",
         help="run the trials one after another in this process, without Ray (to debug a trial)",
     )
-    add("--progress-every", type=float, default=10.0, help="seconds between progress lines")
+    add("--progress-every", type=PROGRESS_EVERY, default=10.0, help="seconds between progress lines")
     add("--verbose", action="store_true", help="show the trials' own output")
-    add("--key", help="the metric summarised (default: eval/mean_return)")
+    add("--key", type=metric_key, help="the metric summarised (default: eval/mean_return)")
     return parser
 
 

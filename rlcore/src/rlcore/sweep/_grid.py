@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import heapq
 import io
 import json
 import re
@@ -20,35 +21,82 @@ import typing
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
+from rlcore.sweep._options import shown
+
 __all__ = ["FIELDS_SET_BY_THE_SWEEP", "parse_seeds", "parse_set", "parse_value", "split_values"]
 
 #: Config fields that a sweep sets in every trial itself, and the option that sets them.
 FIELDS_SET_BY_THE_SWEEP = {"seed": "--seeds", "run_dir": "--runs-dir and --name"}
 _SEQUENCE_ORIGINS = (tuple, list, set, frozenset, Sequence)
+#: The most seeds of one sweep: more is a typo (``0-99999`` for ``0-9``), refused before any work.
+MAX_SEEDS = 10_000
+#: The largest seed: NumPy's legacy global RNG (:func:`rlcore.seeding.seed_everything`) takes no more.
+MAX_SEED = 2**32 - 1
+# An item of --seeds: a seed or a range, ASCII digits (``\d`` would read "\u0663" as 3).
+_SEED_ITEM = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", re.ASCII)
+_WHITESPACE = " \t\n\r\f\v"
+_EXPECTED_SEEDS = "expected seeds >= 0 as whole numbers: 0-4, 0,3,7 or 0-2,10"
+_SHOWN_SEEDS = 10  # the repeated seeds a message lists
+
+
+def _seed_range(part: str, text: str) -> tuple[int, int]:
+    """The first and last seed of ``part``, one item of ``--seeds text`` (``"3"``, ``"0-4"``)."""
+    if not part.strip(_WHITESPACE):
+        raise ValueError(
+            f"--seeds: {shown(text)} has an empty item (two commas in a row, or one at an end); "
+            f"{_EXPECTED_SEEDS}"
+        )
+    match = _SEED_ITEM.fullmatch(part)
+    if match is None:
+        raise ValueError(
+            f"--seeds: cannot read {shown(part.strip(_WHITESPACE))} in {shown(text)}; {_EXPECTED_SEEDS}"
+        )
+    ends: list[int] = []
+    for digits in match.groups(default=match.group(1)):
+        # Measured before int() reads it: int() refuses more than 4300 digits.
+        significant = digits.lstrip("0") or "0"
+        if len(significant) > len(str(MAX_SEED)) or int(significant) > MAX_SEED:
+            seed = digits if len(digits) <= 24 else f"{digits[:20]}...{digits[-5:]} ({len(digits)} digits)"
+            raise ValueError(
+                f"--seeds: seed {seed} in {shown(text)} is above {MAX_SEED} (2**32 - 1), the largest "
+                "seed NumPy's seeding takes"
+            )
+        ends.append(int(significant))
+    first, last = ends
+    if last < first:
+        raise ValueError(f"--seeds: the range {shown(part.strip(_WHITESPACE))} is empty; write it low-high")
+    return first, last
 
 
 def parse_seeds(text: str) -> list[int]:
     """Seeds from ``"0-4"`` (inclusive), ``"0,3,7"`` or both (``"0-2,10"``), in the order given.
 
+    Seeds are whole numbers from 0 to ``2**32 - 1`` (NumPy's legacy seeding takes no more); a
+    sweep takes at most 10000 of them. The count is added up from the ranges before they are
+    expanded, so a typo such as ``0-99999`` (for ``0-9``) is refused at once, and the repeated
+    seeds are found in one pass: the time is linear in the text and the seeds.
+
     Raises:
-        ValueError: for anything else, a reversed range, or a seed listed twice.
+        ValueError: naming the text and what is expected, for no seeds, an empty item, anything
+            but digits and ranges (negative, fractional or non-ASCII seeds), a seed above
+            ``2**32 - 1``, a reversed range, more than 10000 seeds, or a seed listed twice.
     """
-    seeds: list[int] = []
-    for part in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-        if match is None:
-            raise ValueError(
-                f"--seeds: cannot read {part.strip()!r} in {text!r}; expected seeds >= 0 "
-                "as 0-4, 0,3,7 or 0-2,10"
-            )
-        first = int(match.group(1))
-        last = first if match.group(2) is None else int(match.group(2))
-        if last < first:
-            raise ValueError(f"--seeds: the range {part.strip()!r} is empty; write it low-high")
-        seeds.extend(range(first, last + 1))
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if not text.strip(_WHITESPACE):
+        raise ValueError(f"--seeds: no seeds in {shown(text)}; {_EXPECTED_SEEDS}")
+    ranges = [_seed_range(part, text) for part in text.split(",")]
+    count = sum(last - first + 1 for first, last in ranges)
+    if count > MAX_SEEDS:
+        raise ValueError(f"--seeds {shown(text)} asks for {count} seeds; a sweep takes at most {MAX_SEEDS}")
+    seeds = [seed for first, last in ranges for seed in range(first, last + 1)]
+    seen: set[int] = set()
+    repeated: set[int] = set()
+    for seed in seeds:
+        (repeated if seed in seen else seen).add(seed)
     if repeated:
-        raise ValueError(f"--seeds: {text!r} lists seed(s) {repeated} more than once")
+        listed = str(heapq.nsmallest(_SHOWN_SEEDS, repeated))  # the smallest, in one pass
+        if len(repeated) > _SHOWN_SEEDS:
+            listed = f"{listed[:-1]}, ...] ({len(repeated)} in all)"
+        raise ValueError(f"--seeds: {shown(text)} lists seed(s) {listed} more than once")
     return seeds
 
 

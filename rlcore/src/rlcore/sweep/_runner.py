@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rlcore.runs import ERROR_FILENAME, run_state, started_from
+from rlcore.sweep._options import CPUS_PER_TRIAL, GPUS_PER_TRIAL, MAX_CONCURRENT, NUM_CPUS, PROGRESS_EVERY
 from rlcore.sweep._ray import capacity, check_resources, ray_session
 from rlcore.sweep._summary import SweepSummary, summarize_sweep
 from rlcore.sweep._trials import Trial, refuse_stale_trials
@@ -205,9 +206,10 @@ def run_sweep(
         config_file: the TOML file the trials' configs were read from: each trial records it
             in its ``config.json`` and copies it into its directory (``config.toml``).
         address, num_cpus: where Ray runs, as above.
-        cpus_per_trial, gpus_per_trial: the Ray resources of each trial (fractions allowed).
-        max_concurrent: at most this many trials at once (default: as many as fit).
-        progress_every: seconds between progress lines while no trial ends.
+        cpus_per_trial, gpus_per_trial: the Ray resources of each trial (fractions allowed):
+            from 0.0001 (Ray's step) to 10000, ``gpus_per_trial`` also 0.
+        max_concurrent: at most this many trials at once, 1 to 100000 (default: as many as fit).
+        progress_every: seconds between progress lines while no trial ends, 0.1 to 86400.
         log_to_driver: show the trials' own output here.
         key: the metric summarised (default: the evaluation return).
         stream: where the progress goes (default: ``sys.stdout``).
@@ -216,20 +218,24 @@ def run_sweep(
             resources and ``address`` are then ignored.
 
     Raises:
-        ValueError: for bad resources, or a done or resumable trial whose saved config differs
-            from its configuration in a hyperparameter (e.g. another ``total_timesteps``).
+        ValueError: for a number out of its bounds (NaN, infinity, a bool, ``cpus_per_trial``
+            <= 0, ``progress_every`` over a day, ...: the message names the parameter, the
+            value and the bounds), ``num_cpus`` with an ``address``, or a done or resumable
+            trial whose saved config differs from its configuration in a hyperparameter (e.g.
+            another ``total_timesteps``).
         ImportError: if Ray is not installed (and ``in_process`` is False).
     """
     sweep_dir = Path(sweep_dir)
     config_path = None if config_file is None else Path(config_file).resolve()
-    if isinstance(cpus_per_trial, bool) or not cpus_per_trial > 0:
-        raise ValueError(f"cpus_per_trial must be a number > 0, got {cpus_per_trial!r}")
-    if isinstance(gpus_per_trial, bool) or not gpus_per_trial >= 0:
-        raise ValueError(f"gpus_per_trial must be a number >= 0, got {gpus_per_trial!r}")
-    if max_concurrent is not None and max_concurrent < 1:
-        raise ValueError(f"max_concurrent must be an int >= 1, got {max_concurrent!r}")
-    if num_cpus is not None and num_cpus < 1:
-        raise ValueError(f"num_cpus must be an int >= 1, got {num_cpus!r}")
+    for bounds, value in (
+        (CPUS_PER_TRIAL, cpus_per_trial),
+        (GPUS_PER_TRIAL, gpus_per_trial),
+        (NUM_CPUS, num_cpus),
+        (MAX_CONCURRENT, max_concurrent),
+        (PROGRESS_EVERY, progress_every),
+    ):
+        if value is not None:
+            bounds.check(value)
     if address is not None and num_cpus is not None:
         raise ValueError(f"num_cpus sizes a Ray started here; the cluster at {address!r} has its own")
     if len({trial.name for trial in trials}) != len(trials):

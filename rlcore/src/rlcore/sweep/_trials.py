@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcore.runs import run_settings, saved_config
+from rlcore.sweep._options import CPUS_PER_TRIAL, GPUS_PER_TRIAL
 
 __all__ = [
     "BASE_CONFIGURATION",
@@ -142,10 +143,16 @@ def trial_run_settings(
         given: the fields the user set (agent options, the config file, ``--set``).
         cpus_per_trial, gpus_per_trial: each trial's Ray resources.
 
+    Raises:
+        ValueError: if a resource is out of its bounds (NaN, infinity, a bool, ``cpus_per_trial``
+            <= 0, ...), naming it, its value and the bounds.
+
     >>> from rlcore.runs import RunConfig
     >>> trial_run_settings(RunConfig, {"progress"}, cpus_per_trial=2, gpus_per_trial=0.5)
     {'torch_threads': 2, 'device': 'cuda'}
     """
+    CPUS_PER_TRIAL.check(cpus_per_trial)
+    GPUS_PER_TRIAL.check(gpus_per_trial)
     names = {field.name for field in dataclasses.fields(config_type)}
 
     def free(field: str) -> bool:
