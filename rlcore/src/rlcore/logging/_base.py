@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import numbers
+import unicodedata
 from collections.abc import Mapping
 from types import TracebackType
 from typing import SupportsFloat
@@ -37,6 +38,25 @@ EVAL_RETURN_KEY = "eval/mean_return"
 LogData = Mapping[str, SupportsFloat]
 
 _RESERVED = (STEP_KEY, TIME_KEY)
+
+# What str.splitlines splits on: a key holding one of them would split the run log's header.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# Categories no key may hold a character of: control characters (C0, DEL, C1), line and paragraph
+# separators, lone surrogates (not encodable as UTF-8) and invisible format characters (bidi
+# overrides, zero-width spaces, the byte order mark)...
+_BAD_CATEGORIES = {
+    "Cc": "a control character",
+    "Zl": "a line break",
+    "Zp": "a line break",
+    "Cs": "a lone surrogate",
+}
+_FORMAT = "Cf"
+# ...except the zero-width (non-)joiners, which some scripts (Persian, Indic) and emoji need.
+_JOINERS = frozenset("\u200c\u200d")
+# Keys already checked, so that a run writing the same keys every step checks each once; cleared
+# when it grows past _MAX_CHECKED (a run that logs a new key per episode).
+_CHECKED_KEYS: set[str] = set()
+_MAX_CHECKED = 65536
 
 
 class Logger(abc.ABC):
@@ -83,8 +103,11 @@ def check_step(step: object, where: str) -> int:
 def check_log_data(data: object, step: object, where: str) -> tuple[dict[str, float | int], int]:
     """Validate one ``write`` call and return ``(values, step)`` as plain Python numbers.
 
-    Keys must be non-empty strings without line breaks (one run-log record is one line) and
-    must not be the reserved column names ``"step"`` and ``"time"``. Values must be real
+    Keys must be non-empty strings without line breaks (one run-log record is one line: no
+    character ``str.splitlines`` splits on), control characters (C0, DEL, C1), lone surrogates or
+    invisible format characters (Unicode category Cf, bar the zero-width joiners U+200C and
+    U+200D), and must not be the reserved column names ``"step"`` and ``"time"``; a key seen
+    before is not checked again. Values must be real
     scalars: ints stay ints, everything else becomes a float (NaN and inf are kept: a NaN loss
     is worth recording).
     """
@@ -93,14 +116,40 @@ def check_log_data(data: object, step: object, where: str) -> tuple[dict[str, fl
         raise TypeError(f"{where}: data must be a mapping from str to a number, got {type(data).__name__}")
     values: dict[str, float | int] = {}
     for key, value in data.items():
-        if not isinstance(key, str) or not key or "\n" in key or "\r" in key:
-            raise ValueError(f"{where}: keys must be non-empty strings without line breaks, got {key!r}")
-        if key in _RESERVED:
-            raise ValueError(
-                f"{where}: key {key!r} is reserved for the run log's own column; pass step=... instead"
-            )
+        if key not in _CHECKED_KEYS:
+            _check_key(key, where)
         values[key] = _scalar(key, value, where)
     return values, step
+
+
+def _check_key(key: object, where: str) -> None:
+    """Raise if ``key`` cannot be a run-log column, naming it and its first bad character."""
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"{where}: keys must be non-empty strings without line breaks, got {key!r}")
+    # isprintable() is False for every character of categories C and Z but the space: the
+    # per-character look-up below runs only for keys holding one of those.
+    for index, char in enumerate("" if key.isprintable() else key):
+        category = unicodedata.category(char)
+        if char in _LINE_BREAKS:
+            kind = "a line break"
+        elif category in _BAD_CATEGORIES:
+            kind = _BAD_CATEGORIES[category]
+        elif category == _FORMAT and char not in _JOINERS:
+            kind = "an invisible format character"
+        else:
+            continue
+        raise ValueError(
+            f"{where}: keys must be non-empty strings without line breaks, got {key!r}: it holds "
+            f"{char!r} (U+{ord(char):04X}, {kind}) at index {index}; a key may hold no line break, "
+            "control character or invisible format character"
+        )
+    if key in _RESERVED:
+        raise ValueError(
+            f"{where}: key {key!r} is reserved for the run log's own column; pass step=... instead"
+        )
+    if len(_CHECKED_KEYS) >= _MAX_CHECKED:
+        _CHECKED_KEYS.clear()
+    _CHECKED_KEYS.add(key)
 
 
 def _scalar(key: str, value: object, where: str) -> float | int:

@@ -13,21 +13,25 @@ and ``os.replace``, so a crash during it leaves either the old file or the new o
 
 Every row is flushed as it is written, so a crashed run loses at most the row being written;
 a reader ignores a last line without its newline, and :class:`CSVLogger` with
-``append=True`` cuts it off before continuing the file.
+``append=True`` cuts it off before continuing the file. A complete line that is not a row of the
+file (torn by a power loss, mangled by an editor: wrong number of cells, a cell that is not a
+number, an empty line, a NUL byte, invalid UTF-8) is skipped by the readers and dropped by
+``append=True``, with one warning per file; only a bad header is an error.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from rlcore.logging._base import STEP_KEY, TIME_KEY, LogData, Logger, check_log_data
+from rlcore.logging._csv_rows import HeaderError, parse_header, parse_rows, replace_file, split_records
 
 __all__ = ["PROGRESS_FILENAME", "CSVLogger", "read_csv_log"]
 
@@ -43,10 +47,25 @@ class CSVLogger(Logger):
         filename: name of the file inside ``run_dir``.
         append: ``False`` starts a new file (an existing one is replaced, like Stable-Baselines3's
             ``progress.csv``); ``True`` continues an existing file (a resumed run), keeping its
-            columns and continuing its ``time`` column from its last value.
+            columns and continuing its ``time`` column from its last good row. Its malformed rows
+            (torn by a crash, see :func:`read_csv_log`) are dropped first, with one
+            ``UserWarning`` naming the file, how many and the first; a bad header is an error.
         fsync: also ``os.fsync`` after every row, so that rows survive a power loss and not only a
             crash of the process (slower on network file systems).
         clock: seconds as a float; ``time.monotonic`` unless a test injects one.
+        keep: with ``append=True``, which of the existing rows to keep: ``keep(row)`` is called
+            with each good row as ``{column: value}`` (floats, NaN for an empty cell) and the rows
+            it returns ``False`` for are dropped, e.g. ``lambda row: row["step"] <= 4096`` for a
+            run resumed from its checkpoint at step 4096. The file is rewritten (a temporary
+            file, fsync, ``os.replace``) only when a row is dropped, in one pass with the
+            malformed rows, and ``time`` continues from the last row kept. Without ``append``,
+            or on a new file, there is no row to filter and it is not called.
+
+    Raises:
+        ValueError: if ``filename`` is not a plain file name, or with ``append=True`` if the
+            existing file's header is missing or not a run log's (the message names the file).
+        NotADirectoryError: if ``run_dir`` exists and is not a directory.
+        TypeError: if ``keep`` is neither ``None`` nor callable.
 
     Example:
         >>> import tempfile
@@ -72,7 +91,10 @@ class CSVLogger(Logger):
         append: bool = False,
         fsync: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        keep: Callable[[Mapping[str, float]], bool] | None = None,
     ) -> None:
+        if keep is not None and not callable(keep):
+            raise TypeError(f"CSVLogger: keep must be None or a callable taking a row, got {keep!r}")
         if not isinstance(filename, str) or not filename or os.sep in filename or filename in (".", ".."):
             raise ValueError(f"CSVLogger: filename must be a plain file name, got {filename!r}")
         self.path = Path(run_dir) / filename
@@ -87,7 +109,7 @@ class CSVLogger(Logger):
         self._time_offset = 0.0
         self._columns: list[str] = [STEP_KEY, TIME_KEY]
         if append and self.path.exists() and self.path.stat().st_size > 0:
-            self._columns, self._time_offset = _resume(self.path)
+            self._columns, self._time_offset = _resume(self.path, keep)
             self._open("a")
         else:
             self._open("w")
@@ -150,33 +172,63 @@ class CSVLogger(Logger):
         self._open("a")
 
 
-def _resume(path: Path) -> tuple[list[str], float]:
-    """Cut a partial last line off ``path``; return its columns and the last ``time`` value."""
-    text = path.read_bytes()
-    complete = text[: text.rfind(b"\n") + 1]
-    if len(complete) != len(text):
-        with open(path, "r+b") as f:
-            f.truncate(len(complete))
-    lines = complete.decode("utf-8").splitlines()
-    if not lines:
-        raise ValueError(f"CSVLogger: cannot append to {str(path)!r}: it has no complete header line")
-    columns = next(csv.reader([lines[0]]))
+def _resume(path: Path, keep: Callable[[Mapping[str, float]], bool] | None) -> tuple[list[str], float]:
+    """Make ``path`` ready to append to: return its columns and the ``time`` of its last row kept.
+
+    A partial last line (a crash while it was written) is cut off and malformed rows dropped,
+    each said with a warning; the rows ``keep`` rejects are dropped too, all in one atomic rewrite.
+    """
+    data = path.read_bytes()
+    header, lines, complete = split_records(data)
+    where = f"CSVLogger: cannot append to {str(path)!r}"
+    if header is None:
+        raise ValueError(f"{where}: it has no complete header line")
+    try:
+        columns = parse_header(header)
+    except HeaderError as error:
+        raise ValueError(f"{where}: its header line {error}") from None
     if columns[:2] != [STEP_KEY, TIME_KEY]:
         raise ValueError(
-            f"CSVLogger: cannot append to {str(path)!r}: its header starts with {columns[:2]}, "
-            f"expected {[STEP_KEY, TIME_KEY]} (is it an rlcore run log?)"
+            f"{where}: its header starts with {columns[:2]}, expected {[STEP_KEY, TIME_KEY]} "
+            "(is it an rlcore run log?)"
         )
-    last_time = 0.0
-    if len(lines) > 1:
-        last_time = float(next(csv.reader([lines[-1]]))[1])
-    return columns, last_time
+    repeated = sorted({column for column in columns if columns.count(column) > 1})
+    if repeated:
+        raise ValueError(f"{where}: its header repeats the column(s) {repeated}")
+    rows = parse_rows(lines, columns)
+    kept = [
+        (index, values)
+        for index, values in zip(rows.good, rows.values, strict=True)
+        if keep is None or keep(dict(zip(columns, values, strict=True)))
+    ]
+    torn = len(data) - complete
+    unfinished = f"its unfinished last line ({torn} bytes without a newline: the row a crash interrupted)"
+    if rows.dropped:
+        warnings.warn(
+            f"CSVLogger: {str(path)!r}: dropped {_rows(rows.dropped)} before appending "
+            f"(first: {rows.first_bad})" + (f", and {unfinished}" if torn else ""),
+            stacklevel=3,
+        )
+    elif torn:
+        warnings.warn(f"CSVLogger: {str(path)!r}: dropped {unfinished} before appending", stacklevel=3)
+    if len(kept) < len(lines):
+        replace_file(path, [header, b"\n", *(part for index, _ in kept for part in (lines[index], b"\n"))])
+    elif complete != len(data):
+        with open(path, "r+b") as f:
+            f.truncate(complete)
+    return columns, kept[-1][1][1] if kept else 0.0
 
 
 def read_csv_log(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a run log into one float64 array per column, shape ``(num_rows,)``.
 
     Empty cells (a key absent from that write) are NaN. A last line without its newline is
-    the row a crash interrupted and is ignored.
+    the row a crash interrupted and is ignored. Any other line that is not a row of the file (an
+    empty line, a NUL byte, invalid UTF-8, the wrong number of cells, a cell that is not a
+    number, no finite ``step`` or ``time``: a row torn by a crash or a power loss) is skipped,
+    with one ``UserWarning`` per call naming the file, how many rows were skipped and the first,
+    e.g. ``"ignored 1 malformed row (first: line 157 has 13 cells, expected 16)"``. Records are
+    split on ``"\\n"`` only, the writer's line terminator.
 
     Args:
         path: a ``progress.csv`` file (or a run directory holding one).
@@ -186,8 +238,8 @@ def read_csv_log(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if the header is not a run log's, or a complete row has the wrong number of
-            cells or a cell that is not a number (the message names the file, line and column).
+        ValueError: if the header line is missing, is not UTF-8 CSV text, or is not a run log's
+            (the message names the file).
 
     Example:
         >>> import tempfile
@@ -204,33 +256,27 @@ def read_csv_log(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         path = path / PROGRESS_FILENAME
     if not path.is_file():
         raise FileNotFoundError(f"read_csv_log: no run log at {str(path)!r}")
-    text = path.read_text(encoding="utf-8")
-    lines = text[: text.rfind("\n") + 1].splitlines()
-    if not lines:
+    header, lines, _ = split_records(path.read_bytes())
+    if header is None:
         raise ValueError(f"read_csv_log: {str(path)!r} has no complete header line")
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
-    columns = rows[0]
+    try:
+        columns = parse_header(header)
+    except HeaderError as error:
+        raise ValueError(f"read_csv_log: {str(path)!r} has a header line that {error}") from None
     if columns[:2] != [STEP_KEY, TIME_KEY] or len(set(columns)) != len(columns):
         raise ValueError(
             f"read_csv_log: {str(path)!r} has header {columns}, expected unique columns starting with "
             f"{[STEP_KEY, TIME_KEY]}"
         )
-    values = np.full((len(rows) - 1, len(columns)), np.nan, dtype=np.float64)
-    for i, row in enumerate(rows[1:]):
-        if len(row) != len(columns):
-            raise ValueError(
-                f"read_csv_log: {str(path)!r} line {i + 2} has {len(row)} cells, expected {len(columns)}"
-            )
-        for j, cell in enumerate(row):
-            if cell:
-                values[i, j] = _number(cell, path, i + 2, columns[j])
+    rows = parse_rows(lines, columns)
+    if rows.dropped:
+        warnings.warn(
+            f"read_csv_log: {str(path)!r}: ignored {_rows(rows.dropped)} (first: {rows.first_bad})",
+            stacklevel=2,
+        )
+    values = np.array(rows.values, dtype=np.float64).reshape(len(rows.values), len(columns))
     return {column: values[:, j].copy() for j, column in enumerate(columns)}
 
 
-def _number(cell: str, path: Path, line: int, column: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        raise ValueError(
-            f"read_csv_log: {str(path)!r} line {line} column {column!r} holds {cell!r}, expected a number"
-        ) from None
+def _rows(count: int) -> str:
+    return f"{count} malformed row" + ("" if count == 1 else "s")

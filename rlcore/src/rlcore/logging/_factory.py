@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ def make_logger(
     config: Mapping[str, Any] | None = None,
     total_steps: int | None = None,
     append: bool = False,
+    keep_rows: Callable[[Mapping[str, float]], bool] | None = None,
     wandb_project: str | None = None,
     wandb_kwargs: Mapping[str, Any] | None = None,
 ) -> Logger:
@@ -46,7 +47,12 @@ def make_logger(
             configured logger is ``"csv"``.
         config: the run's hyperparameters (``vars(args)``, ``dataclasses.asdict(args)``).
         total_steps: the run's step budget, for the console's progress bar and ETA.
-        append: continue an existing run log (a resumed run) instead of replacing it.
+        append: continue an existing run log (a resumed run) instead of replacing it; its
+            malformed rows (torn by a crash) are dropped, with a warning.
+        keep_rows: with ``append``, which of the run log's rows to keep, e.g.
+            ``lambda row: row["step"] <= checkpoint_step`` to drop what a resumed run logged
+            after its checkpoint: passed to :class:`CSVLogger` as ``keep`` (see there; the file
+            is rewritten once, atomically, with the malformed rows dropped in the same pass).
         wandb_project: the W&B project, with ``"wandb"``.
         wandb_kwargs: more arguments for ``wandb.init``, with ``"wandb"``.
 
@@ -54,7 +60,8 @@ def make_logger(
         A :class:`MultiLogger` over the backends, CSV first; close it (or use ``with``) at the end.
 
     Raises:
-        ValueError: if ``backends`` names an unknown backend.
+        ValueError: if ``backends`` names an unknown backend, or with ``append`` if the existing
+            run log's header is not a run log's.
         ImportError: if ``"tensorboard"`` or ``"wandb"`` is asked for without its extra.
 
     Example:
@@ -91,7 +98,7 @@ def make_logger(
             loggers.append(
                 WandbLogger(run_dir, project=wandb_project, config=config, **dict(wandb_kwargs or {}))
             )
-        loggers.insert(0, CSVLogger(run_dir, append=append))
+        loggers.insert(0, CSVLogger(run_dir, append=append, keep=keep_rows))
         if config is not None:
             text = json.dumps(dict(config), indent=2, sort_keys=True, default=str)
             (run_dir / CONFIG_FILENAME).write_text(text + "\n", encoding="utf-8")
