@@ -80,6 +80,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: RunConfig's run settings (run_dir aside), in declaration order, as the spec lists them.
 BASE_RUN_SETTINGS = [
     "checkpoint_every",
+    "keep_last",
     "vector_mode",
     "logger",
     "wandb_project",
@@ -811,6 +812,7 @@ def test_run_settings_and_config_fields() -> None:
     assert config_fields(RunConfig)[:3] == ("env_id", "seed", "total_timesteps")
     assert run_settings(RunConfig) == (
         "checkpoint_every",
+        "keep_last",
         "vector_mode",
         "run_dir",
         "logger",

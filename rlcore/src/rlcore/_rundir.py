@@ -4,8 +4,9 @@ Private: :mod:`rlcore.runs` re-exports its names; :mod:`rlcore.analysis` (``rlco
 ``rlcore plot``) reads ``config.json`` through it too, without importing torch.
 
 A run directory (written by :class:`rlcore.runs.Run`) holds ``config.json`` and
-``progress.csv`` (:mod:`rlcore.logging`), ``checkpoints/step_<step>.pt``, and once the run is
-finished ``eval.json``. :func:`run_state` tells the sweeps and the entry points what can be done
+``progress.csv`` (:mod:`rlcore.logging`), ``checkpoints/step_<step>.pt`` (the newest of them
+with ``step_<step>.buffers.pt``, its replay buffers), ``run.lock`` while a process writes it,
+and once the run is finished ``eval.json``. :func:`run_state` tells the sweeps and the entry points what can be done
 with one; :func:`latest_checkpoint` finds where a resume starts.
 """
 
@@ -24,8 +25,11 @@ __all__ = [
     "CURVE_FILENAME",
     "ERROR_FILENAME",
     "EVAL_FILENAME",
+    "LOCK_FILENAME",
     "RunState",
+    "buffers_file",
     "checkpoint_step",
+    "checkpoints",
     "latest_checkpoint",
     "read_record",
     "run_state",
@@ -38,7 +42,10 @@ CURVE_FILENAME = "learning_curve.png"
 ERROR_FILENAME = "error.txt"
 #: The copy of the TOML config file a run was started from (``--config``).
 CONFIG_FILE_COPY = "config.toml"
+#: Held (``flock``) by the process writing the run directory; says which process that is.
+LOCK_FILENAME = "run.lock"
 _CHECKPOINT_NAME = re.compile(r"^step_(\d+)\.pt$")
+_BUFFERS_NAME = re.compile(r"^step_(\d+)\.buffers\.pt$")
 
 RunState = Literal["done", "resumable", "failed", "new"]
 
@@ -51,20 +58,35 @@ def checkpoint_step(path: str | Path) -> int:
     return int(match.group(1))
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint of the highest step in ``run_dir/checkpoints/``, or None.
+def checkpoints(run_dir: str | Path, *, buffers: bool = False) -> list[Path]:
+    """The checkpoints in ``run_dir/checkpoints/``, newest (highest step) first.
 
-    Only regular files named ``step_<digits>.pt`` count (not links, not folders).
+    Only regular files named ``step_<digits>.pt`` count (not links, not folders); with
+    ``buffers``, the ``step_<digits>.buffers.pt`` files instead.
     """
     folder = Path(run_dir) / CHECKPOINT_DIR
     if not folder.is_dir() or folder.is_symlink():
-        return None
+        return []
+    pattern = _BUFFERS_NAME if buffers else _CHECKPOINT_NAME
     found = [
-        path
+        (int(match.group(1)), path)
         for path in folder.iterdir()
-        if _CHECKPOINT_NAME.match(path.name) and path.is_file() and not path.is_symlink()
+        if (match := pattern.match(path.name)) and path.is_file() and not path.is_symlink()
     ]
-    return max(found, key=checkpoint_step, default=None)
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint of the highest step in ``run_dir/checkpoints/``, or None (see :func:`checkpoints`)."""
+    found = checkpoints(run_dir)
+    return found[0] if found else None
+
+
+def buffers_file(checkpoint: str | Path) -> Path:
+    """Where the replay buffers of the checkpoint ``step_<step>.pt`` are kept: ``step_<step>.buffers.pt``."""
+    checkpoint_step(checkpoint)  # a checkpoint's name, or ValueError
+    path = Path(checkpoint)
+    return path.with_name(path.name.removesuffix(".pt") + ".buffers.pt")
 
 
 def run_state(run_dir: str | Path) -> RunState:

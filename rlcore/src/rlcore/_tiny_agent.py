@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from typing import Annotated, Any
 
 import numpy as np
@@ -49,6 +50,8 @@ class TinyConfig(RunConfig):
     """Adam's learning rate."""
     gamma: UnitFloat = 0.99
     """Discount factor of the rewards-to-go."""
+    hidden_sizes: tuple[int, ...] = ()
+    """Hidden layers of the policy (a tanh MLP); () is a linear policy."""
     normalize_observation: bool = False
     """Normalise observations by running statistics (saved with the checkpoints)."""
     eval_every: NonNegativeInt = 128
@@ -74,7 +77,13 @@ def train(config: TinyConfig, *, resume: bool = False, algo: str = "tiny") -> di
     observation_space, action_space = envs.single_observation_space, envs.single_action_space
     if not isinstance(action_space, spaces.Discrete) or not isinstance(observation_space, spaces.Box):
         raise TypeError(f"the tiny agent needs Box observations and Discrete actions, got {envs}")
-    policy = torch.nn.Linear(int(np.prod(observation_space.shape)), int(action_space.n))
+    if min(config.hidden_sizes, default=1) < 1:
+        raise ValueError(f"TinyConfig.hidden_sizes must be ints >= 1, got {config.hidden_sizes!r}")
+    sizes = [int(np.prod(observation_space.shape)), *config.hidden_sizes, int(action_space.n)]
+    layers: list[torch.nn.Module] = []
+    for inputs, outputs in itertools.pairwise(sizes):
+        layers += [torch.nn.Linear(inputs, outputs), torch.nn.Tanh()]
+    policy = layers[0] if len(layers) == 2 else torch.nn.Sequential(*layers[:-1])
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
     obs = run.start(envs, eval_envs, policy=policy, optimizer=optimizer)
 

@@ -43,6 +43,7 @@ from rlcore.runs._fields import (
     config_fields,
     run_settings,
 )
+from rlcore.runs._lock import RunLockedError
 from rlcore.runs._record import SEEDING, config_record, git_commit, started_from
 from rlcore.runs._resume import episode_seed
 from rlcore.runs._run import EPISODIC_LENGTH_KEY, Policy, Run, default_run_dir
@@ -70,6 +71,7 @@ __all__ = [
     "Registry",
     "Run",
     "RunConfig",
+    "RunLockedError",
     "RunSetting",
     "RunState",
     "UnitFloat",

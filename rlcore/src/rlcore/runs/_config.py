@@ -53,6 +53,8 @@ class RunConfig:
     """Episodes of the final evaluation (eval.json)."""
     checkpoint_every: Annotated[int, AtLeast(0), RunSetting] = 50_000
     """Save a checkpoint every this many environment steps (and at the end); 0: only at the end."""
+    keep_last: Annotated[int, AtLeast(0), RunSetting] = 3
+    """Checkpoints kept, the newest (a resume falls back on the older ones); 0 keeps all."""
     vector_mode: Annotated[Literal["sync", "async"], RunSetting] = "sync"
     """sync: sub-envs stepped in this process; async: one subprocess each (slow envs)."""
     run_dir: Annotated[str | None, RunSetting] = None

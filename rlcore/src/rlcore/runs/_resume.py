@@ -1,10 +1,12 @@
 """Starting or resuming in a run directory, and the seeds that make a resume exact.
 
-:func:`prepare_run_dir` decides, before anything is written, whether a run directory is
-resumed from its latest checkpoint, started (over) or refused, and tidies it accordingly: a
-resumed run's ``progress.csv`` loses the rows the interrupted process logged after the
-checkpoint (they are logged again); a run started over loses what a run that stopped before its
-first checkpoint left behind.
+:func:`plan_run_dir` decides, without changing anything, whether a run directory is resumed
+(and from which checkpoint), started (over) or refused. A resume starts from the newest
+checkpoint that is whole and undamaged (:func:`rlcore.checkpoint.verify`) and says which newer
+ones it passed over and why. Only once the checkpoint has loaded into the run's objects does
+:meth:`rlcore.runs.Run.start` change the directory: :func:`log_rows_to_keep` drops the rows
+the interrupted process logged after the checkpoint (they are logged again), and
+:func:`clear_failed_run` what a run that stopped before its first checkpoint left behind.
 
 Gymnasium environments have no ``state_dict``, so a resumed run starts fresh episodes; to make
 it continue *exactly* as the uninterrupted run would have, the training envs also start fresh
@@ -13,11 +15,15 @@ episodes right after each periodic checkpoint, seeded by :func:`episode_seed`.
 
 from __future__ import annotations
 
-import csv
+import math
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from rlcore import checkpoint
 from rlcore._rundir import (
     CHECKPOINT_DIR,
     CONFIG_FILE_COPY,
@@ -25,14 +31,16 @@ from rlcore._rundir import (
     ERROR_FILENAME,
     EVAL_FILENAME,
     checkpoint_step,
-    latest_checkpoint,
+    checkpoints,
     read_record,
     run_state,
 )
-from rlcore.logging import CONFIG_FILENAME, EVAL_RETURN_KEY, PROGRESS_FILENAME
-from rlcore.runs._config import RunConfig
+from rlcore.logging import CONFIG_FILENAME, EVAL_RETURN_KEY, PROGRESS_FILENAME, STEP_KEY
 
-__all__ = ["episode_seed", "prepare_run_dir"]
+__all__ = ["clear_failed_run", "episode_seed", "log_rows_to_keep", "plan_run_dir"]
+
+_COUNTERS = ("step", "next_eval", "next_checkpoint")
+_CLOCKS = ("train_seconds", "train_cpu_seconds")
 
 
 def episode_seed(seed: int, step: int) -> int:
@@ -40,45 +48,103 @@ def episode_seed(seed: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, step]).generate_state(1, np.uint64)[0])
 
 
-def prepare_run_dir(
-    path: Path, config: RunConfig, *, resume: bool, config_file: Path | None
-) -> tuple[Path | None, str | Path | None]:
-    """Make ``path`` ready for :class:`rlcore.runs.Run`: ``(checkpoint to resume, config file)``.
+def plan_run_dir(
+    path: Path, *, resume: bool, config_file: Path | None
+) -> tuple[Path | None, dict[str, Any], str | Path | None]:
+    """``(checkpoint to resume, its metadata, config file to record)`` for a run in ``path``; changes nothing.
 
-    The checkpoint is None when the run starts (over): with ``resume`` too, if the directory
-    holds a run but no checkpoint. The config file is what ``config.json`` records: a resumed
+    The checkpoint is None (and the metadata empty) when the run starts (over): with ``resume``
+    too, if the directory holds a run but no checkpoint. The config file is what ``config.json`` records: a resumed
     run given none keeps the one its ``config.json`` names.
 
     Raises:
         FileExistsError: if the directory holds a run with a checkpoint and ``resume`` is False.
         FileNotFoundError: if ``resume`` is True and the directory holds no run.
+        rlcore.checkpoint.CheckpointError: if ``resume`` is True and none of the run's
+            checkpoints can be used (each one's reason is given).
     """
     state = run_state(path)
-    checkpoint_to_resume: Path | None = None
-    if resume:
-        if state == "new":
-            raise FileNotFoundError(
-                f"Run: cannot resume {str(path)!r}: it holds no run "
-                f"({CONFIG_FILENAME}, {PROGRESS_FILENAME} or {CHECKPOINT_DIR}/step_*.pt)"
+    if not resume:
+        if state in ("done", "resumable"):
+            raise FileExistsError(
+                f"Run: {str(path)!r} already holds a run; resume it (--resume {path}) or choose another run_dir"
             )
-        checkpoint_to_resume = latest_checkpoint(path)
-    elif state in ("done", "resumable"):
-        raise FileExistsError(
-            f"Run: {str(path)!r} already holds a run; resume it (--resume {path}) or choose another run_dir"
+        return None, {}, config_file
+    if state == "new":
+        raise FileNotFoundError(
+            f"Run: cannot resume {str(path)!r}: it holds no run "
+            f"({CONFIG_FILENAME}, {PROGRESS_FILENAME} or {CHECKPOINT_DIR}/step_*.pt)"
         )
-    recorded_file: str | Path | None = config_file
-    if checkpoint_to_resume is not None:
-        if recorded_file is None:  # resumed without --config: keep the record of the first
-            recorded_file = _recorded_config_file(path)
-        # Rows logged after the checkpoint (by the interrupted process) are logged again;
-        # so is the final evaluation, when nothing is left to train (finish redoes it).
-        step = checkpoint_step(checkpoint_to_resume)
-        _drop_rows_after(path / PROGRESS_FILENAME, step, evaluations_too=step >= config.total_timesteps)
-    else:
-        # A run that stopped before its first checkpoint left nothing worth keeping.
-        for stale in (ERROR_FILENAME, EVAL_FILENAME, CURVE_FILENAME, CONFIG_FILE_COPY):
-            (path / stale).unlink(missing_ok=True)
-    return checkpoint_to_resume, recorded_file
+    found = checkpoints(path)
+    if not found:
+        return None, {}, config_file
+    chosen, metadata = _newest_usable(path, found)
+    # Resumed without --config: keep the record of the first.
+    return chosen, metadata, (config_file if config_file is not None else _recorded_config_file(path))
+
+
+def _newest_usable(run_dir: Path, found: list[Path]) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint that verifies and holds a run's counters; say which were passed over."""
+    rejected: list[str] = []
+    for candidate in found:
+        metadata: dict[str, Any] = {}
+        try:
+            metadata = checkpoint.verify(candidate)
+            reason = _counters_problem(candidate, metadata)
+        except checkpoint.CheckpointError as error:
+            reason = str(error).removeprefix(f"checkpoint.verify: {candidate} ")
+        if reason is None:
+            if rejected:
+                warnings.warn(
+                    f"Run: resuming {str(run_dir)!r} from {candidate.name}, the newest checkpoint that can be "
+                    f"used; passed over: {'; '.join(rejected)}",
+                    stacklevel=4,
+                )
+            return candidate, metadata
+        rejected.append(f"{candidate.name} ({reason})")
+    raise checkpoint.CheckpointError(
+        f"Run: cannot resume {str(run_dir)!r}: none of its checkpoints can be used: {'; '.join(rejected)}. "
+        "Start the run over in a new run_dir"
+    )
+
+
+def _counters_problem(path: Path, metadata: Mapping[str, Any]) -> str | None:
+    """Why ``metadata`` is not the counters of a run checkpointed at ``path``'s step, or None."""
+    for key in _COUNTERS:
+        value = metadata.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"its metadata has {key}={value!r}, expected an int >= 0"
+    if metadata["step"] != checkpoint_step(path):
+        return f"its metadata says step {metadata['step']}, its name step {checkpoint_step(path)}"
+    for key in _CLOCKS:
+        value = metadata.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            return f"its metadata has {key}={value!r}, expected seconds >= 0"
+    return None
+
+
+def log_rows_to_keep(step: int, *, evaluations_too: bool) -> Callable[[Mapping[str, float]], bool]:
+    """Which ``progress.csv`` rows a run resumed from the checkpoint at ``step`` keeps.
+
+    The rows up to ``step``: those after it are logged again. With ``evaluations_too`` (nothing
+    is left to train, and :meth:`rlcore.runs.Run.finish` evaluates again), not the evaluation
+    rows at ``step`` itself either.
+    """
+
+    def keep(row: Mapping[str, float]) -> bool:
+        at = row[STEP_KEY]
+        if not at <= step:  # NaN too
+            return False
+        evaluation = row.get(EVAL_RETURN_KEY, math.nan)
+        return not (evaluations_too and at == step and not math.isnan(evaluation))
+
+    return keep
+
+
+def clear_failed_run(path: Path) -> None:
+    """Delete what a run that stopped before its first checkpoint left behind (it starts over)."""
+    for stale in (ERROR_FILENAME, EVAL_FILENAME, CURVE_FILENAME, CONFIG_FILE_COPY):
+        (path / stale).unlink(missing_ok=True)
 
 
 def _recorded_config_file(run_dir: Path) -> str | None:
@@ -88,33 +154,3 @@ def _recorded_config_file(run_dir: Path) -> str | None:
     except (OSError, ValueError):
         return None
     return recorded if isinstance(recorded, str) else None
-
-
-def _drop_rows_after(log: Path, step: int, *, evaluations_too: bool = False) -> None:
-    """Keep the header and the rows of ``log`` up to ``step`` (atomically, via a temporary file).
-
-    With ``evaluations_too``, the evaluation rows at ``step`` itself go too.
-    """
-    if not log.is_file():
-        return
-    with log.open(newline="", encoding="utf-8") as file:
-        rows = list(csv.reader(file))
-    header = rows[0] if rows else []
-    column = header.index(EVAL_RETURN_KEY) if EVAL_RETURN_KEY in header else None
-
-    def evaluation_at_step(row: list[str]) -> bool:
-        return (
-            evaluations_too
-            and column is not None
-            and float(row[0]) == step
-            and len(row) > column
-            and row[column] != ""
-        )
-
-    kept = rows[:1] + [
-        row for row in rows[1:] if row and float(row[0]) <= step and not evaluation_at_step(row)
-    ]
-    tmp = log.with_name(log.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as file:
-        csv.writer(file, lineterminator="\n").writerows(kept)
-    tmp.replace(log)

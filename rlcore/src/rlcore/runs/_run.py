@@ -19,8 +19,14 @@ A run directory (``runs/<algo>-<env_id>/seed<seed>-<date>-<time>/`` unless the c
 versions of rlcore, torch, gymnasium and Python, the project's git commit, which fields are run
 settings, how every seed derives from ``seed``), ``progress.csv`` (:mod:`rlcore.logging`, plus
 TensorBoard or W&B files), ``checkpoints/step_<step>.pt`` (weights-only :mod:`rlcore.checkpoint`
-files: every registered object, the RNG states, the counters), ``eval.json`` (the final
-evaluation) and ``learning_curve.png``.
+files: every registered object, the RNG states, the counters; the newest ``keep_last`` are
+kept), ``checkpoints/step_<step>.buffers.pt`` (the replay buffers, with the newest checkpoint
+only), ``eval.json`` (the final evaluation) and ``learning_curve.png``; ``run.lock`` while a
+process writes it (one writer per run directory).
+
+A resume checks before it changes anything: it starts from the newest checkpoint that is whole
+and undamaged, loads it into the objects (all or nothing: a config whose shapes do not match
+is refused there), and only then trims ``progress.csv`` and writes ``config.json``.
 
 Gymnasium environments have no ``state_dict``, so a resumed run starts fresh episodes; to make
 it continue *exactly* as the uninterrupted run would have, the training envs also start fresh
@@ -43,15 +49,16 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 
-from rlcore import checkpoint
 from rlcore._rundir import CHECKPOINT_DIR, CONFIG_FILE_COPY, EVAL_FILENAME
 from rlcore.evaluation import EvaluationResult, evaluate
 from rlcore.logging import EPISODIC_RETURN_KEY, LogData, Logger, make_logger
+from rlcore.runs._checkpoints import load_run_checkpoint, save_run_checkpoint
 from rlcore.runs._config import RunConfig
 from rlcore.runs._envs import check_device, check_env_id, stateful_wrappers
 from rlcore.runs._evaluations import evaluation_data, logged_evaluations, plot_learning_curve
+from rlcore.runs._lock import RunDirLock
 from rlcore.runs._record import CONFIG_FILE, config_record
-from rlcore.runs._resume import episode_seed, prepare_run_dir
+from rlcore.runs._resume import clear_failed_run, episode_seed, log_rows_to_keep, plan_run_dir
 from rlcore.seeding import seed_env, seed_everything
 
 __all__ = ["EPISODIC_LENGTH_KEY", "Policy", "Run", "default_run_dir"]
@@ -113,27 +120,25 @@ class Run:
             else default_run_dir(algo, config.env_id, config.seed)
         )
         config_file = CONFIG_FILE.get() if config_file is None else Path(config_file)
-        self.checkpoint_to_resume, recorded_file = prepare_run_dir(
-            self.path, config, resume=resume, config_file=config_file
-        )
-        resuming = self.checkpoint_to_resume is not None
+        self._config_file = config_file
+        if not resume:
+            self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = RunDirLock(self.path)
+        if self.path.is_dir():
+            self._lock.acquire()
+        try:
+            self.checkpoint_to_resume, self._resume_metadata, self._recorded_file = plan_run_dir(
+                self.path, resume=resume, config_file=config_file
+            )
+        except BaseException:
+            self._lock.release()
+            raise
         torch.set_num_threads(config.torch_threads)
         seed_everything(config.seed)
-        self.path.mkdir(parents=True, exist_ok=True)
-        if (
-            config_file is not None
-            and Path(config_file).resolve() != (self.path / CONFIG_FILE_COPY).resolve()
-        ):
-            shutil.copyfile(config_file, self.path / CONFIG_FILE_COPY)
-        backends = ["csv", config.logger] + (["console"] if config.progress else [])
-        self.logger: Logger = make_logger(
-            self.path,
-            backends=backends,
-            config=config_record(config, algo, recorded_file),
-            total_steps=config.total_timesteps,
-            append=resuming,
-            wandb_project=config.wandb_project if config.logger == "wandb" else None,
-        )
+        self._logger: Logger | None = None
+        if self.checkpoint_to_resume is None:
+            clear_failed_run(self.path)  # a run that stopped before its first checkpoint starts over
+            self._open_log()
         self.step = 0
         self._next_eval = config.eval_every
         self._next_checkpoint = config.checkpoint_every
@@ -143,27 +148,67 @@ class Run:
         self._envs: VectorEnv | None = None
         self._eval_envs: VectorEnv | None = None
 
+    @property
+    def logger(self) -> Logger:
+        """The run's logger (``progress.csv`` and the config's backends); a resumed run's opens in :meth:`start`."""
+        if self._logger is None:
+            raise RuntimeError(
+                "Run: a resumed run opens its log in Run.start(...), once its checkpoint has loaded"
+            )
+        return self._logger
+
+    def _open_log(self, keep_rows: Callable[[Mapping[str, float]], bool] | None = None) -> None:
+        """Copy the config file, write ``config.json`` and open the log (continued, with ``keep_rows``)."""
+        config, config_file = self.config, self._config_file
+        if (
+            config_file is not None
+            and Path(config_file).resolve() != (self.path / CONFIG_FILE_COPY).resolve()
+        ):
+            shutil.copyfile(config_file, self.path / CONFIG_FILE_COPY)
+        backends = ["csv", config.logger] + (["console"] if config.progress else [])
+        self._logger = make_logger(
+            self.path,
+            backends=backends,
+            config=config_record(config, self.algo, self._recorded_file),
+            total_steps=config.total_timesteps,
+            append=keep_rows is not None,
+            keep_rows=keep_rows,
+            wandb_project=config.wandb_project if config.logger == "wandb" else None,
+        )
+
     # ------------------------------------------------------------------ the loop
     def start(self, envs: VectorEnv, eval_envs: VectorEnv, **stateful: Any) -> np.ndarray:
         """Register the training and evaluation envs and the objects a checkpoint saves.
 
         ``stateful`` are the objects with ``state_dict()`` / ``load_state_dict()`` (networks,
         optimisers, buffers); the stateful wrappers of ``envs`` (normalisation statistics) are
-        added. When resuming, they, the RNG states, the counters and the clocks are restored
-        from the checkpoint. Returns the first observations of the training envs, reset with
-        the run's seeds (``(num_envs, *obs_shape)``).
+        added. rlcore :class:`~rlcore.buffers.ReplayBuffer` s are saved apart, with the newest
+        checkpoint only. When resuming, the objects, the RNG states, the counters and the clocks
+        are restored from the checkpoint (all or nothing: a checkpoint that does not fit the
+        objects, e.g. other network sizes, raises :class:`rlcore.checkpoint.CheckpointError`
+        and leaves the run directory as it was); then the log is trimmed and continued.
+        Returns the first observations of the training envs, reset with the run's seeds
+        (``(num_envs, *obs_shape)``).
         """
         self._envs, self._eval_envs = envs, eval_envs
         self._stateful = {**stateful, **stateful_wrappers(envs)}
         base_seed = self.config.seed
         if self.checkpoint_to_resume is not None:
-            metadata = checkpoint.load(self.checkpoint_to_resume, **self._stateful)
+            try:
+                metadata = load_run_checkpoint(
+                    self.checkpoint_to_resume, self._stateful, self._resume_metadata
+                )
+            except BaseException:
+                self._lock.release()
+                raise
             self.step = int(metadata["step"])
             self._next_eval = int(metadata["next_eval"])
             self._next_checkpoint = int(metadata["next_checkpoint"])
             self._wall = _Stopwatch(time.perf_counter, float(metadata["train_seconds"]))
             self._cpu = _Stopwatch(time.process_time, float(metadata["train_cpu_seconds"]))
             base_seed = episode_seed(self.config.seed, self.step)
+            done = self.step >= self.config.total_timesteps
+            self._open_log(log_rows_to_keep(self.step, evaluations_too=done))
         obs: np.ndarray = seed_env(envs, base_seed).obs
         return obs
 
@@ -233,6 +278,7 @@ class Run:
             self._eval_envs.close()
         self.log_evaluation(result)
         self.logger.close()
+        self._lock.release()
         summary: dict[str, Any] = {
             "algo": self.algo,
             "env_id": self.config.env_id,
@@ -288,7 +334,12 @@ class Run:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
-        """Save the registered objects, the RNG states, the counters and clocks at this step."""
+        """Save the registered objects, the RNG states, the counters and clocks at this step.
+
+        Replay buffers go to ``step_<step>.buffers.pt`` beside the checkpoint, and the older
+        buffer files are deleted; of the checkpoints, the newest ``config.keep_last`` are kept
+        (all with 0). Returns the checkpoint's path.
+        """
         metadata = {
             "step": self.step,
             "next_eval": self._next_eval,
@@ -297,7 +348,7 @@ class Run:
             "train_cpu_seconds": self.train_cpu_seconds,
         }
         path = self.path / CHECKPOINT_DIR / f"step_{self.step:09d}.pt"
-        return checkpoint.save(path, metadata=metadata, **self._stateful)
+        return save_run_checkpoint(path, self._stateful, metadata, keep_last=self.config.keep_last)
 
     @property
     def _training_envs(self) -> VectorEnv:
