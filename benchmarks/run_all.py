@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FAST = ["bench_wrappers.py", "bench_buffers.py", "bench_vector.py", "bench_template.py"]
+FAST = [
+    "bench_wrappers.py",
+    "bench_buffers.py",
+    "bench_vector.py",
+    "bench_template.py",
+    "bench_checkpoint.py",
+]
 
 
 def main() -> int:
