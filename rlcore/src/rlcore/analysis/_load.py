@@ -129,7 +129,8 @@ def load_run(path: str | os.PathLike[str]) -> Run:
 
     Raises:
         FileNotFoundError: if the directory has no ``progress.csv``.
-        ValueError: if ``config.json`` is not a JSON object, or the run log is malformed.
+        ValueError: if ``config.json`` is not a JSON object, or the run log's header is malformed
+            (its malformed rows are skipped with a warning: :func:`rlcore.logging.read_csv_log`).
     """
     path = Path(path)
     log = read_csv_log(path / PROGRESS_FILENAME)
@@ -210,8 +211,8 @@ def select_runs(paths: Iterable[str | os.PathLike[str]], key: str | None = None)
 
     Raises:
         FileNotFoundError: if a path does not exist or holds no run.
-        ValueError: if no run logged anything, no run logged a default return key, or a run log
-            or ``config.json`` is malformed.
+        ValueError: if no run logged anything, no run logged a default return key, or a run log's
+            header or a ``config.json`` is malformed.
         KeyError: if no run logged ``key``; the message names the runs and the keys they logged.
     """
     loaded: list[Run] = []
