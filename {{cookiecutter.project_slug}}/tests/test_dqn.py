@@ -86,8 +86,9 @@ def test_a_periodic_checkpoint_cuts_episodes_as_truncations(tmp_path: Path) -> N
         **QUIET,
     )
     train(config)
-    state = torch.load(tmp_path / "run" / "checkpoints" / "step_000000600.pt", weights_only=True)
-    buffer = state["objects"]["buffer"]
+    # The replay buffer is saved beside the newest checkpoint, in its own file.
+    buffers = tmp_path / "run" / "checkpoints" / "step_000000600.buffers.pt"
+    buffer = torch.load(buffers, weights_only=True)["objects"]["buffer"]
     # Row t holds the transition of step t + 1; step 300 was the last before the checkpoint.
     assert bool(buffer["truncated"][299, 0])
     assert not bool(buffer["terminated"][299, 0])
