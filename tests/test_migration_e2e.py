@@ -52,7 +52,7 @@ ANSWERS = {
 FIX_MARKER = '"run_dir": str(self.path),'
 FIXED = '"run_dir": str(self.path),\n            "written_by": f"rlcore {__version__}",'
 # The patched module imports the version for it, as the release would.
-IMPORT_MARKER = "from rlcore import checkpoint\n"
+IMPORT_MARKER = "from rlcore.evaluation import EvaluationResult, evaluate\n"
 VERSION_IMPORT = "from rlcore._version import __version__\n"
 
 
