@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import rlcore.checkpoint as checkpoint
@@ -95,6 +97,85 @@ def test_a_version_1_file_without_checksum_still_loads(tmp_path: Path) -> None:
     _rewrite(path, payload, checksum=False)
     with pytest.raises(CheckpointError, match=r"is incomplete: missing entries \['checksum'\]"):
         load(path, model=fresh)
+
+
+class _State:
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+
+def test_every_kind_of_tensor_round_trips_through_the_checksum(tmp_path: Path) -> None:
+    matrix = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    odd = {
+        "transposed": matrix.t(),
+        "sliced": matrix[:, ::2],
+        "conjugated": torch.tensor([1 + 2j, 3 - 1j]).conj(),
+        "negated": torch.tensor([1 + 2j]).conj().imag,
+        "bfloat16": torch.ones(3, dtype=torch.bfloat16),
+        "bool": torch.tensor([True, False]),
+        "empty": torch.zeros(0, 5),
+        "scalar": torch.tensor(2.5),
+        "sparse": torch.eye(3).to_sparse(),
+        "nested": [(1, 2.5, None, "x", b"y", torch.float16, torch.device("cpu"), 1 + 1j)],
+    }
+    path = save(tmp_path / "odd.pt", thing=_State(odd))
+    loaded = _State({})
+    load(path, thing=loaded)
+    for key, value in odd.items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(loaded.state[key].to_dense(), value.to_dense().resolve_conj().resolve_neg()), (
+                key
+            )
+
+
+_DTYPES = [torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.uint8, torch.bool]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shapes=st.lists(st.lists(st.integers(1, 5), min_size=1, max_size=3), min_size=1, max_size=4),
+    dtypes=st.lists(st.sampled_from(_DTYPES), min_size=4, max_size=4),
+    seed=st.integers(0, 2**31 - 1),
+    bit=st.integers(0, 10_000),
+)
+def test_any_flipped_bit_in_any_tensor_is_caught(
+    tmp_path: Path, shapes: list[list[int]], dtypes: list[torch.dtype], seed: int, bit: int
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    state = {
+        f"t{i}": (torch.rand(shape, generator=generator) * 200).to(dtypes[i])
+        for i, shape in enumerate(shapes)
+    }
+    state["marker"] = torch.randint(0, 2**62, (2,), generator=generator)  # 16 bytes found once in the file
+    path = save(tmp_path / f"ckpt{seed}.pt", thing=_State(state))
+    load(path, thing=_State({}), restore_rng=False)  # whole: loads
+    data = bytearray(path.read_bytes())
+    raw = state[f"t{bit % len(shapes)}"].numpy().tobytes()
+    if bit % 2 or len(raw) < 16 or bytes(data).count(raw) != 1:  # where it is found for sure
+        raw = state["marker"].numpy().tobytes()
+    at = bytes(data).find(raw)
+    assert at >= 0 and bytes(data).count(raw) == 1
+    flipped = at * 8 + bit % (len(raw) * 8)
+    data[flipped // 8] ^= 1 << (flipped % 8)
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="is damaged: its checksum"):
+        load(path, thing=_State({}), restore_rng=False)
+
+
+def test_a_value_no_checkpoint_holds_is_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(
+        CheckpointError,
+        match=r"checkpoint.save: the checkpoint holds a builtins.set at objects\['thing'\]\['tags'\], which no "
+        r"checkpoint holds .*; nothing was written",
+    ):
+        save(tmp_path / "ckpt.pt", thing=_State({"tags": {"a", "b"}}))
+    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- ill-formed payloads

@@ -33,6 +33,7 @@ __all__ = [
     "clean_orphans",
     "digest",
     "disk_full",
+    "find_unplain",
     "rng_state",
     "set_rng_states",
     "temporary_name",
@@ -53,20 +54,27 @@ _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 # --------------------------------------------------------------------------- checksum
 def digest(payload: Mapping[str, Any]) -> str:
-    """``"sha256:<hex>"`` of the payload's entries but ``checksum``; raises ``ValueError`` on a foreign value."""
+    """``"sha256:<hex>"`` of the payload's entries but ``checksum``.
+
+    Raises ``ValueError`` naming where a value that no checkpoint holds is (a set, an array).
+    """
     hasher = hashlib.sha256()
     for key in _HASHED:
-        _feed(hasher, key)
-        _feed(hasher, payload.get(key))
+        _feed(hasher, key, ())
+        _feed(hasher, payload.get(key), (key,))
     return "sha256:" + hasher.hexdigest()
 
 
-def _feed(hasher: Any, value: Any) -> None:
+def _feed(hasher: Any, value: Any, path: tuple[Any, ...]) -> None:
     if isinstance(value, torch.Tensor):
         tensor = value.detach()
         if tensor.layout != torch.strided:
             tensor = tensor.to_dense()
-        tensor = tensor.cpu().contiguous().reshape(-1)
+        if tensor.is_quantized:
+            tensor = tensor.dequantize()
+        tensor = tensor.resolve_conj().resolve_neg().cpu().contiguous().reshape(-1)
+        if tensor.numel() and tensor.stride(0) != 1:  # one element "contiguous" with another stride
+            tensor = tensor.clone(memory_format=torch.contiguous_format)
         hasher.update(
             b"%s%s%s;" % (_TENSOR_TAG, str(tensor.dtype).encode(), str(tuple(value.shape)).encode())
         )
@@ -75,12 +83,12 @@ def _feed(hasher: Any, value: Any) -> None:
     elif isinstance(value, Mapping):
         hasher.update(b"D%d;" % len(value))
         for key, item in value.items():
-            _feed(hasher, key)
-            _feed(hasher, item)
+            _feed(hasher, key, path)
+            _feed(hasher, item, (*path, key))
     elif isinstance(value, (list, tuple)):  # torch.load may give back either
         hasher.update(b"L%d;" % len(value))
-        for item in value:
-            _feed(hasher, item)
+        for i, item in enumerate(value):
+            _feed(hasher, item, (*path, i))
     elif isinstance(value, str):
         data = value.encode("utf-8", "surrogatepass")
         hasher.update(b"S%d;" % len(data))
@@ -95,8 +103,10 @@ def _feed(hasher: Any, value: Any) -> None:
     elif isinstance(value, complex):
         hasher.update(b"C%s,%s;" % (value.real.hex().encode(), value.imag.hex().encode()))
     else:
+        where = path[0] + "".join(f"[{part!r}]" for part in path[1:]) if path else "a key"
         raise ValueError(
-            f"holds a {type(value).__module__}.{type(value).__qualname__}, which no checkpoint holds"
+            f"holds a {type(value).__module__}.{type(value).__qualname__} at {where}, which no checkpoint holds "
+            "(tensors and plain Python values only: no sets, arrays or objects)"
         )
 
 
@@ -284,7 +294,7 @@ def _alive(pid: int) -> bool:
 def unsafe_message(states: Mapping[str, Any], unsafe: list[str]) -> str:
     where = ""
     for name, state in states.items():
-        found = _find_unplain(state, "state_dict()")
+        found = find_unplain(state, "state_dict()")
         if found is not None:
             where = f" object '{name}' has a {found[1]} at {found[0]};"
             break
@@ -295,16 +305,17 @@ def unsafe_message(states: Mapping[str, Any], unsafe: list[str]) -> str:
     )
 
 
-def _find_unplain(value: Any, where: str) -> tuple[str, str] | None:
+def find_unplain(value: Any, where: str) -> tuple[str, str] | None:
+    """``(where, type name)`` of the first value in ``value`` that torch's ``weights_only`` load refuses."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            found = _find_unplain(item, f"{where}[{key!r}]")
+            found = find_unplain(item, f"{where}[{key!r}]")
             if found is not None:
                 return found
         return None
     if isinstance(value, (list, tuple, set, frozenset)):
         for i, item in enumerate(value):
-            found = _find_unplain(item, f"{where}[{i}]")
+            found = find_unplain(item, f"{where}[{i}]")
             if found is not None:
                 return found
         return None

@@ -62,6 +62,7 @@ from rlcore._checkpoint_format import (
     clean_orphans,
     digest,
     disk_full,
+    find_unplain,
     rng_state,
     set_rng_states,
     temporary_name,
@@ -143,8 +144,10 @@ def save(path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
     }
     try:
         payload["checksum"] = digest(payload)
-    except ValueError:
-        payload["checksum"] = ""  # a foreign value: torch's check below names it
+    except ValueError as error:
+        if not any(find_unplain(state, "state_dict()") for state in states.values()):
+            raise CheckpointError(f"checkpoint.save: the checkpoint {error}; nothing was written") from None
+        payload["checksum"] = ""  # a value torch refuses: its check below names it, and nothing is written
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_orphans(path.parent)
     tmp = temporary_name(path, uuid.uuid4().hex)
