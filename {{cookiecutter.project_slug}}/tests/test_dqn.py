@@ -98,6 +98,29 @@ def test_a_periodic_checkpoint_cuts_episodes_as_truncations(tmp_path: Path) -> N
     assert not torch.equal(buffer["observations"][300, 0], buffer["next_observations"][299, 0])
 
 
+def test_a_resume_whose_buffer_was_lost_refills_it_and_finishes(tmp_path: Path) -> None:
+    """Resumed from an older checkpoint (the newest was lost), the buffer starts empty."""
+    config = AGENT.config_for_env(
+        "CartPole-v1",
+        total_timesteps=900,
+        learning_starts=100,
+        train_freq=4,  # due again 4 steps after the resume, with 4 transitions in the buffer
+        gradient_steps=1,
+        checkpoint_every=300,
+        eval_every=0,
+        run_dir=str(tmp_path / "run"),
+        **QUIET,
+    )
+    train(config)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    (checkpoints / "step_000000900.pt").unlink()  # the older checkpoints kept no buffer
+    (tmp_path / "run" / "eval.json").unlink()
+    with pytest.warns(UserWarning, match=r"\['buffer'\] start empty, so this resume is not exact"):
+        summary = train(config, resume=True)
+    assert summary["step"] == 900
+    assert (checkpoints / "step_000000900.buffers.pt").is_file()
+
+
 # ------------------------------------------------------------------------ network
 def test_q_network_shapes_and_spaces() -> None:
     q_network = QNetwork(spaces.Box(-1.0, 1.0, (4,), np.float32), spaces.Discrete(3), (8,))

@@ -240,7 +240,8 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
 
         # ------------------------------------------------------------------ update
         due = run.step // config.train_freq > previous_step // config.train_freq
-        if due and run.step > config.learning_starts:
+        # A buffer holds a batch unless a resume had to start it empty (rlcore warns): refill it.
+        if due and run.step > config.learning_starts and len(buffer) >= config.batch_size:
             lr = learning_rate(run.step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
