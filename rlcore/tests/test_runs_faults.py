@@ -7,6 +7,7 @@ replay buffers, on a DQN-shaped loop written here).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -223,6 +224,21 @@ def test_a_lock_file_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         Run(_config(run_dir), "tiny")
     assert outside.read_text() == "keep me\n"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_file_system_without_locks_is_said_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(UserWarning, match=r"does not support locks \(No locks available\); a second process"):
+        AGENT.train(_config(tmp_path / "run", total_timesteps=128, eval_every=0))
+    assert run_state(tmp_path / "run") == "done"
 
 
 # ------------------------------------------------------------------------- what checkpoints cost

@@ -14,11 +14,13 @@ write one run directory from two threads at once. The lock is also given up when
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import sys
 import time
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,16 @@ from typing import Any
 from rlcore._rundir import LOCK_FILENAME
 
 __all__ = ["RunDirLock", "RunLockedError"]
+
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+
+
+def _path_of(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return "the run directory"
+
 
 if sys.platform != "win32":
     import fcntl
@@ -35,6 +47,14 @@ if sys.platform != "win32":
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        except OSError as error:  # a file system without locks (some FUSE and network mounts)
+            if error.errno not in _NO_LOCKS:
+                raise
+            warnings.warn(
+                f"Run: the file system of {_path_of(fd)} does not support locks ({error.strerror}); "
+                "a second process writing this run directory would not be refused",
+                stacklevel=4,
+            )
         return True
 
 else:  # pragma: no cover (Windows)
