@@ -29,7 +29,17 @@ from rlcore import checkpoint
 from rlcore.buffers import ReplayBuffer
 from rlcore.checkpoint import CheckpointError
 from rlcore.logging import read_csv_log
-from rlcore.runs import CHECKPOINT_DIR, EVAL_FILENAME, Run, RunLockedError, make_envs, run_state
+from rlcore.runs import (
+    CHECKPOINT_DIR,
+    EVAL_FILENAME,
+    Registry,
+    Run,
+    RunLockedError,
+    make_envs,
+    run_state,
+    train_main,
+)
+from rlcore.testing import tiny_agent
 
 LOCK = "run.lock"
 
@@ -115,6 +125,23 @@ def test_a_resume_whose_config_does_not_fit_the_checkpoint_changes_no_file(
     assert _snapshot(run_dir) == before  # progress.csv was not cut by a row, config.json not rewritten
     AGENT.train(_config(run_dir), resume=True)
     _assert_same_end(run_dir, whole)
+
+
+def test_the_command_line_refuses_another_network_size_on_resume_and_changes_nothing(
+    whole: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _interrupted(whole, tmp_path / "run", after=512)
+    before = _snapshot(run_dir)
+    registry = Registry(tiny_agent())
+    assert train_main(registry, ["--resume", str(run_dir), "--hidden-sizes", "32", "32"], prog="train") == 1
+    error = capsys.readouterr().err
+    assert error.startswith("train: error: checkpoint.load: loading object 'policy' (Sequential) from ")
+    assert "size mismatch" in error or "Missing key" in error
+    assert _snapshot(run_dir) == before
+    again = ["tiny", "--run-dir", str(run_dir)]
+    assert train_main(registry, again, prog="train") == 1
+    assert "already holds a run; resume it (--resume" in capsys.readouterr().err
+    assert _snapshot(run_dir) == before
 
 
 def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(whole: Path, tmp_path: Path) -> None:

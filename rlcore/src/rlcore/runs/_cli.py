@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from rlcore._rundir import EVAL_FILENAME, read_record
+from rlcore.checkpoint import CheckpointError
 from rlcore.logging import CONFIG_FILENAME
 from rlcore.runs._agents import Agent, Registry
 from rlcore.runs._config import RunConfig
 from rlcore.runs._config_files import read_config_file, saved_config
 from rlcore.runs._envs import check_device, check_env_id
+from rlcore.runs._lock import RunLockedError
 from rlcore.runs._record import started_from
 
 __all__ = ["PRECEDENCE", "build_config", "train_main"]
@@ -173,7 +175,9 @@ def train_main(registry: Registry, argv: Sequence[str] | None = None, *, prog: s
 
     Returns:
         The exit status: 0 when the run finished (or ``--help`` was printed), 2 for a bad
-        command line or config (the message on stderr).
+        command line or config, 1 for a run that was refused (its directory holds a run, another
+        process writes it, none of its checkpoints can be used) or whose checkpoint could not be
+        written (a full disk); the message on stderr.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -189,8 +193,13 @@ def train_main(registry: Registry, argv: Sequence[str] | None = None, *, prog: s
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
-    with started_from(config_file):
-        summary = agent.train(config, resume=resume)
+    try:
+        with started_from(config_file):
+            summary = agent.train(config, resume=resume)
+    except (FileExistsError, RunLockedError, CheckpointError) as error:
+        # The run was refused (nothing was changed) or a checkpoint could not be written or read.
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
     print(
         f"{agent.name} on {config.env_id}, seed {config.seed}: final evaluation over "
         f"{summary['num_episodes']} episodes: {summary['mean_return']:.2f} "
