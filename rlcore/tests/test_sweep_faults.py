@@ -10,7 +10,11 @@ value and what is expected. The refusals come before any trial runs.
 from __future__ import annotations
 
 import math
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -299,3 +303,36 @@ def test_trial_run_settings_refuse_numbers_int_cannot_read(resources: dict[str, 
     with pytest.raises(ValueError) as error:
         sweep.trial_run_settings(tiny_agent().config_type, set(), **given)
     assert str(error.value) == message
+
+
+# ---------------------------------------------------------------------------------------------
+# A trial whose run directory another process writes (issue 14: one writer per run directory)
+_HOLDER = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from rlcore.runs._lock import RunDirLock\n"
+    "lock = RunDirLock(Path(sys.argv[1]))\n"
+    "lock.acquire()\n"
+    "print('holding', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_trial_another_process_writes_fails_without_a_file_written_into_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trial = tmp_path / "locked" / "base" / "seed=0"
+    trial.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(trial)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        command = ["tiny", "--runs-dir", str(tmp_path), "--name", "locked", "--seeds", "0"]
+        command += ["--total-timesteps", "64", "--eval-every", "0", "--checkpoint-every", "0"]
+        assert sweep.sweep_main(Registry(tiny_agent()), command) == 1
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    output = capsys.readouterr().out
+    assert f"RunLockedError: Run: {str(trial)!r} is being written by process {holder.pid}" in output
+    assert sorted(path.name for path in trial.iterdir()) == ["run.lock"]  # no error.txt, no log

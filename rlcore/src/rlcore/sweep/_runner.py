@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from rlcore.runs import ERROR_FILENAME, run_state, started_from
+from rlcore.runs import ERROR_FILENAME, RunLockedError, run_state, started_from
 from rlcore.sweep._options import CPUS_PER_TRIAL, GPUS_PER_TRIAL, MAX_CONCURRENT, NUM_CPUS, PROGRESS_EVERY
 from rlcore.sweep._ray import capacity, check_resources, ray_session
 from rlcore.sweep._summary import SweepSummary, summarize_sweep
@@ -106,7 +106,8 @@ def _collect(progress: _Progress, trial: Trial, result_of: Callable[[], dict[str
         result = result_of()
     except Exception as error:  # reported; the other trials go on
         progress.failed[trial.name] = _describe(error)
-        _save_error(trial.path, error)
+        if not progress.failed[trial.name].startswith(f"{RunLockedError.__name__}:"):
+            _save_error(trial.path, error)  # not into a run directory another process writes
         progress.say(f"  FAILED {trial.name}: {progress.failed[trial.name]}")
     else:
         progress.completed.append(trial.name)
