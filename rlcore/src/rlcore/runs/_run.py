@@ -96,6 +96,13 @@ class Run:
         FileNotFoundError: if ``resume`` is True and the directory holds no run.
         ValueError: if ``resume`` is True without ``config.run_dir``, or the env id or the
             device is unusable.
+        RunLockedError: if another live process writes the run directory (holds ``run.lock``).
+        rlcore.checkpoint.CheckpointError: if ``resume`` is True and none of the run's
+            checkpoints can be used (each one's reason is given).
+
+    Warns:
+        UserWarning: when a resume passes over damaged newer checkpoints (naming them), or
+            starts with empty replay buffers because its checkpoint's buffers file is gone.
     """
 
     def __init__(
