@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
 import gymnasium as gym
@@ -175,43 +174,55 @@ def test_vector_env_agrees_with_stable_baselines3_evaluate_policy(mode):
 
 
 # --------------------------------------------------------------------------- video
-def _fake_moviepy(monkeypatch, written: list[tuple[str, int]]) -> None:
-    class ImageSequenceClip:
-        def __init__(self, frames, fps):
-            self.frames = list(frames)
+def _frames(path: Path) -> int:
+    """The frames ffmpeg decodes from ``path`` (an independent reading of the file)."""
+    import imageio_ffmpeg
 
-        def write_videofile(self, path, logger=None):
-            Path(path).write_bytes(b"fake")
-            written.append((Path(path).name, len(self.frames)))
-
-    names = ["moviepy", "moviepy.video", "moviepy.video.io", "moviepy.video.io.ImageSequenceClip"]
-    for name in names:
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-    sys.modules["moviepy.video.io.ImageSequenceClip"].ImageSequenceClip = ImageSequenceClip
+    return int(imageio_ffmpeg.count_frames_and_secs(str(path))[0])
 
 
-def test_video_recording_of_a_single_env_keeps_the_env_open(tmp_path, monkeypatch):
-    written: list[tuple[str, int]] = []
-    _fake_moviepy(monkeypatch, written)
+def test_video_recording_of_a_single_env_keeps_every_frame_and_the_env_open(tmp_path):
     inner = CountdownEnv(fixed_length=3, render_mode="rgb_array")
     env = TimeLimit(inner, 8)
     result = evaluate(single_policy, env, 2, seed=0, video_folder=tmp_path / "videos")
     assert result.episode_lengths.tolist() == [3, 3]
-    assert written == [("eval-episode-0.mp4", 4), ("eval-episode-1.mp4", 4)]  # reset frame + 3 steps
     assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == [
         "eval-episode-0.mp4",
         "eval-episode-1.mp4",
     ]
+    # The reset frame and one per step, every one written (moviepy alone drops some last frames).
+    assert [_frames(tmp_path / "videos" / f"eval-episode-{k}.mp4") for k in (0, 1)] == [4, 4]
     assert not inner.closed
 
 
-def test_video_recording_of_a_vector_env(tmp_path, monkeypatch):
-    written: list[tuple[str, int]] = []
-    _fake_moviepy(monkeypatch, written)
+@pytest.mark.parametrize(("env_id", "episodes"), [("CartPole-v1", 2), ("Pendulum-v1", 1)])
+def test_a_recorded_episode_decodes_to_its_number_of_frames(tmp_path, env_id, episodes):
+    env = gym.make(env_id, render_mode="rgb_array")
+    policy = (
+        (lambda obs: int(obs[2] > 0)) if env_id == "CartPole-v1" else (lambda obs: np.zeros(1, np.float32))
+    )
+    result = evaluate(policy, env, episodes, seed=3, video_folder=tmp_path, video_name_prefix="step_5")
+    env.close()
+    import imageio_ffmpeg
+
+    for k, length in enumerate(result.episode_lengths.tolist()):
+        path = tmp_path / f"step_5-episode-{k}.mp4"
+        reader = imageio_ffmpeg.read_frames(str(path))
+        meta = next(reader)
+        frames = list(reader)
+        assert len(frames) == length + 1 == _frames(path)
+        assert meta["codec"] == "h264" and meta["fps"] == env.metadata["render_fps"]
+        width, height = meta["size"]
+        assert len(frames[0]) == width * height * 3  # rgb24 frames of the rendered size
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial file left
+
+
+def test_video_recording_of_a_vector_env(tmp_path):
     envs = SyncVectorEnv([lambda: _make(fixed_length=2, render_mode="rgb_array")] * 2)
     evaluate(batch_policy, envs, 2, seed=0, video_folder=tmp_path / "videos", video_name_prefix="vec")
-    assert written and all(name.startswith("vec-") and name.endswith(".mp4") for name, _ in written)
-    assert all((tmp_path / "videos" / name).exists() for name, _ in written)
+    written = sorted((tmp_path / "videos").iterdir())
+    assert written and all(p.name.startswith("vec-") and p.suffix == ".mp4" for p in written)
+    assert all(_frames(p) >= 1 for p in written)
 
 
 def test_video_errors_name_the_problem(tmp_path, monkeypatch):

@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "seeding": 1,
     "schedules": 1,
     "_checkpoint_format": 0,
+    "_video": 0,
     "checkpoint": 1,
     "envs": 1,
     "logging": 1,

@@ -454,6 +454,7 @@ def test_wandb_logger_calls_init_log_and_finish(monkeypatch):
             (
                 "init",
                 {
+                    "id": (run_dir / "wandb-id.txt").read_text(encoding="utf-8").strip(),
                     "project": "proj",
                     "dir": str(run_dir),
                     "config": {"lr": 0.1},
@@ -597,9 +598,12 @@ def test_importing_rlcore_logging_loads_no_optional_dependency():
     code = textwrap.dedent(
         """
         import json, sys
+        import gymnasium, numpy, torch
+        theirs = set(sys.modules)  # torch.hub imports tqdm where it is installed: not ours
         import rlcore.logging, rlcore.analysis
         heavy = ("tensorboard", "torch.utils.tensorboard", "wandb", "matplotlib", "tqdm", "rich", "pandas")
-        print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)))
+        ours = set(sys.modules) - theirs
+        print(json.dumps(sorted(m for m in ours if m.split(".")[0] in heavy or m in heavy)))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

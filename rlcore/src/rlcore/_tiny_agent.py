@@ -18,12 +18,14 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.vector import VectorEnv
 from torch.distributions import Categorical
 
 from rlcore.runs import (
     Agent,
     AtLeast,
     NonNegativeInt,
+    Policy,
     PositiveFloat,
     PositiveInt,
     Run,
@@ -33,7 +35,7 @@ from rlcore.runs import (
     make_envs,
 )
 
-__all__ = ["TinyConfig", "tiny_agent", "train"]
+__all__ = ["TinyConfig", "make_policy", "tiny_agent", "train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,24 +76,10 @@ def train(config: TinyConfig, *, resume: bool = False, algo: str = "tiny") -> di
     run = Run(config, algo, resume=resume)
     envs = make_envs(config, config.num_envs, normalize_observation=config.normalize_observation)
     eval_envs = make_envs(config, min(config.eval_episodes, 4), evaluation_of=envs)
-    observation_space, action_space = envs.single_observation_space, envs.single_action_space
-    if not isinstance(action_space, spaces.Discrete) or not isinstance(observation_space, spaces.Box):
-        raise TypeError(f"the tiny agent needs Box observations and Discrete actions, got {envs}")
-    if min(config.hidden_sizes, default=1) < 1:
-        raise ValueError(f"TinyConfig.hidden_sizes must be ints >= 1, got {config.hidden_sizes!r}")
-    sizes = [int(np.prod(observation_space.shape)), *config.hidden_sizes, int(action_space.n)]
-    layers: list[torch.nn.Module] = []
-    for inputs, outputs in itertools.pairwise(sizes):
-        layers += [torch.nn.Linear(inputs, outputs), torch.nn.Tanh()]
-    policy = layers[0] if len(layers) == 2 else torch.nn.Sequential(*layers[:-1])
+    networks, act_greedily = make_policy(config, envs)
+    policy = networks["policy"]
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
-    obs = run.start(envs, eval_envs, policy=policy, optimizer=optimizer)
-
-    def act_greedily(observations: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            logits = policy(torch.as_tensor(observations, dtype=torch.float32).flatten(1))
-        actions: np.ndarray = logits.argmax(dim=1).numpy()
-        return actions
+    obs = run.start(envs, eval_envs, **networks, optimizer=optimizer)
 
     while not run.done:
         log_probs, rewards, ends = [], [], []
@@ -119,6 +107,36 @@ def train(config: TinyConfig, *, resume: bool = False, algo: str = "tiny") -> di
     return run.finish(act_greedily)
 
 
+def make_policy(
+    config: TinyConfig, envs: VectorEnv, device: torch.device | str = "cpu"
+) -> tuple[dict[str, torch.nn.Module], Policy]:
+    """The policy network for ``envs`` (registered as ``policy``) and its greedy evaluation policy."""
+    observation_space, action_space = envs.single_observation_space, envs.single_action_space
+    if not isinstance(action_space, spaces.Discrete) or not isinstance(observation_space, spaces.Box):
+        raise TypeError(f"the tiny agent needs Box observations and Discrete actions, got {envs}")
+    if min(config.hidden_sizes, default=1) < 1:
+        raise ValueError(f"TinyConfig.hidden_sizes must be ints >= 1, got {config.hidden_sizes!r}")
+    sizes = [int(np.prod(observation_space.shape)), *config.hidden_sizes, int(action_space.n)]
+    layers: list[torch.nn.Module] = []
+    for inputs, outputs in itertools.pairwise(sizes):
+        layers += [torch.nn.Linear(inputs, outputs), torch.nn.Tanh()]
+    policy = layers[0] if len(layers) == 2 else torch.nn.Sequential(*layers[:-1])
+
+    def act_greedily(observations: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            logits = policy(torch.as_tensor(observations, dtype=torch.float32).flatten(1))
+        actions: np.ndarray = logits.argmax(dim=1).numpy()
+        return actions
+
+    return {"policy": policy}, act_greedily
+
+
 def tiny_agent(name: str = "tiny") -> Agent[TinyConfig]:
     """The tiny agent as an :class:`rlcore.runs.Agent` (register it in a project's registry)."""
-    return Agent(name, TinyConfig, functools.partial(train, algo=name), {"CartPole-v1": {"gamma": 0.98}})
+    return Agent(
+        name,
+        TinyConfig,
+        functools.partial(train, algo=name),
+        {"CartPole-v1": {"gamma": 0.98}},
+        policy=make_policy,
+    )

@@ -13,7 +13,6 @@ the fixed target ``(n + i) // num_envs`` (the targets sum to ``n``), and only it
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from rlcore._autoreset import AutoresetTracker
+from rlcore._video import RecordVideo, check_video_support
 from rlcore.seeding import seed_env
 
 __all__ = ["EvaluationResult", "evaluate"]
@@ -99,10 +99,13 @@ def evaluate(
     reset with ``reset_mask``); each sub-env contributes a fixed number of episodes (see the
     module docstring). Episodes must end (wrap endless envs in ``TimeLimit``).
 
-    With ``video_folder``, episodes are recorded through Gymnasium's ``RecordVideo`` (its vector
-    version for vector envs), every episode, to ``<video_folder>/<video_name_prefix>-episode-<k>.mp4``.
-    This needs the env to be created with ``render_mode="rgb_array"`` and ``moviepy`` to be
-    installed (``pip install "rlcore[video]"``). The env is not closed.
+    With ``video_folder``, every episode is recorded to
+    ``<video_folder>/<video_name_prefix>-episode-<k>.mp4`` (``k`` from 0) through Gymnasium's
+    ``RecordVideo``, headless; for a single env every frame is written (an episode of ``L``
+    steps is ``L + 1`` frames). Vector envs go through Gymnasium's vector ``RecordVideo``, which
+    tiles the sub-envs and, in the same-step autoreset mode, misses each episode's last frame:
+    record a single env for one video per episode. This needs the env to be created with
+    ``render_mode="rgb_array"`` and ``pip install "rlcore[video]"``. The env is not closed.
 
     Args:
         policy: ``obs -> action`` (batched for vector envs).
@@ -119,7 +122,7 @@ def evaluate(
         ValueError: if ``n_episodes`` is not an int ``>= 1``, or a video is requested from an
             env whose ``render_mode`` is not an image mode.
         TypeError: if ``env`` is neither a Gymnasium env nor a vector env.
-        ImportError: if a video is requested and moviepy is not installed.
+        ImportError: if a video is requested and moviepy or imageio-ffmpeg is not installed.
 
     Example:
         >>> import gymnasium as gym
@@ -216,26 +219,13 @@ def _to_numpy(action: Any) -> Any:
 
 
 def _video_recorder(env: gym.Env[Any, Any] | VectorEnv, folder: Path, prefix: str) -> Any:
-    render_mode = env.render_mode
-    if render_mode in (None, "human", "ansi"):
-        raise ValueError(
-            f"evaluate: video_folder needs an env that renders images; got render_mode={render_mode!r}, "
-            "expected 'rgb_array' (create the env with render_mode='rgb_array')"
-        )
-    try:
-        importlib.import_module("moviepy")
-    except ImportError as error:
-        raise ImportError(
-            "evaluate: video_folder needs moviepy, which is not installed; install it with "
-            "pip install 'rlcore[video]' (or pip install moviepy)"
-        ) from error
-    # Imported here: the rendering wrappers pull in optional dependencies at use.
-    from gymnasium.wrappers import RecordVideo
-    from gymnasium.wrappers.vector import RecordVideo as VectorRecordVideo
-
+    check_video_support(env.render_mode, "evaluate: video_folder")
     if isinstance(env, VectorEnv):
+        # Imported here: Gymnasium's rendering wrappers pull in optional dependencies at use.
+        from gymnasium.wrappers.vector import RecordVideo as VectorRecordVideo
+
         return VectorRecordVideo(env, str(folder), episode_trigger=_always, name_prefix=prefix)
-    return RecordVideo(env, str(folder), episode_trigger=_always, name_prefix=prefix)
+    return RecordVideo(env, folder, episode_trigger=_always, name_prefix=prefix)
 
 
 def _always(episode: int) -> bool:

@@ -4,14 +4,20 @@ The interface is Acme's (``acme/utils/loggers/base.py``): two methods, ``write``
 ``close``, and everything else (files, console, TensorBoard, filters, fan-out) is a small class
 that implements them. One deliberate difference: the step is an explicit argument instead of a
 key of ``data``, so that every backend files a value under the same x coordinate.
+
+A third method, ``write_video``, has a default that only checks its arguments: the backends that
+can show a video (TensorBoard, W&B) override it, the others (CSV, console) ignore videos, so a
+logger written for scalars needs nothing more.
 """
 
 from __future__ import annotations
 
 import abc
 import numbers
+import os
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import SupportsFloat
 
@@ -77,6 +83,21 @@ class Logger(abc.ABC):
     def write(self, data: LogData, step: int) -> None:
         """Record the scalars in ``data`` at environment step ``step`` (an int ``>= 0``)."""
 
+    def write_video(self, key: str, path: str | os.PathLike[str], step: int) -> None:
+        """Record the video file ``path`` (an MP4, e.g. from Gymnasium's ``RecordVideo``) under ``key``.
+
+        ``step`` is the environment step the video was recorded at. The default checks the
+        arguments (``key`` as a key of :meth:`write`, ``step`` an int ``>= 0``, ``path`` an
+        existing regular file) and does nothing else: a backend that cannot show videos ignores
+        them, one that can overrides this method.
+
+        Raises:
+            ValueError: if ``key`` or ``step`` is not what :meth:`write` accepts, or ``path`` is
+                not a regular file.
+            FileNotFoundError: if ``path`` does not exist.
+        """
+        check_video(key, path, step, f"{type(self).__name__}.write_video")
+
     def close(self) -> None:  # noqa: B027 (a no-op default: most wrappers hold no resource)
         """Release files, threads or connections; the default does nothing."""
 
@@ -98,6 +119,34 @@ def check_step(step: object, where: str) -> int:
     if isinstance(step, bool) or not isinstance(step, numbers.Integral) or int(step) < 0:
         raise ValueError(f"{where}: step must be an int >= 0, got {step!r}")
     return int(step)
+
+
+def check_key(key: object, where: str) -> str:
+    """Return ``key`` if it is a valid key of ``write`` (see :func:`check_log_data`), else raise."""
+    if isinstance(key, str) and key in _CHECKED_KEYS:
+        return key
+    return _check_key(key, where)
+
+
+def check_video(key: object, path: object, step: object, where: str) -> tuple[str, Path, int]:
+    """Validate one ``write_video`` call and return ``(key, path, step)``.
+
+    ``key`` follows the rules of :func:`check_log_data`, ``step`` those of :func:`check_step`, and
+    ``path`` (a ``str`` or ``os.PathLike``) must name an existing regular file (a symlink to one
+    is fine). The file's content is not read here: the backends that show it decode it.
+    """
+    key = check_key(key, where)
+    step = check_step(step, where)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{where}: path must be a str or os.PathLike naming a video file, got {path!r}")
+    video = Path(path)
+    if not video.exists():
+        raise FileNotFoundError(f"{where}: the video file {str(video)!r} of {key!r} does not exist")
+    if not video.is_file():
+        raise ValueError(
+            f"{where}: the video path {str(video)!r} of {key!r} is not a regular file, expected an MP4 file"
+        )
+    return key, video, step
 
 
 def check_log_data(data: object, step: object, where: str) -> tuple[dict[str, float | int], int]:
@@ -122,8 +171,8 @@ def check_log_data(data: object, step: object, where: str) -> tuple[dict[str, fl
     return values, step
 
 
-def _check_key(key: object, where: str) -> None:
-    """Raise if ``key`` cannot be a run-log column, naming it and its first bad character."""
+def _check_key(key: object, where: str) -> str:
+    """Return ``key``, or raise if it cannot be a run-log column, naming it and its first bad character."""
     if not isinstance(key, str) or not key:
         raise ValueError(f"{where}: keys must be non-empty strings without line breaks, got {key!r}")
     # isprintable() is False for every character of categories C and Z but the space: the
@@ -150,6 +199,7 @@ def _check_key(key: object, where: str) -> None:
     if len(_CHECKED_KEYS) >= _MAX_CHECKED:
         _CHECKED_KEYS.clear()
     _CHECKED_KEYS.add(key)
+    return key
 
 
 def _scalar(key: str, value: object, where: str) -> float | int:

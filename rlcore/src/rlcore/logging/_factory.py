@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rlcore.logging._base import Logger
+from rlcore.logging._base import EVAL_RETURN_KEY, Logger
 from rlcore.logging._console import ConsoleLogger
 from rlcore.logging._csv import CSVLogger
 from rlcore.logging._wrappers import MultiLogger
@@ -31,6 +31,8 @@ def make_logger(
     keep_rows: Callable[[Mapping[str, float]], bool] | None = None,
     wandb_project: str | None = None,
     wandb_kwargs: Mapping[str, Any] | None = None,
+    tensorboard_kwargs: Mapping[str, Any] | None = None,
+    hparam_metrics: Sequence[str] = (EVAL_RETURN_KEY,),
 ) -> Logger:
     """Build the logger of one run: ``progress.csv`` plus the chosen backends, behind one ``write``.
 
@@ -38,7 +40,15 @@ def make_logger(
     not, because ``rlcore plot`` and ``rlcore summarize`` read it. With ``config`` the run's
     configuration is also saved as ``run_dir/config.json`` (values JSON cannot hold, such as
     paths, are saved as their ``str``); :func:`rlcore.analysis.group_runs` groups the seeds of
-    one configuration by it, ignoring its ``"seed"`` key.
+    one configuration by it, ignoring its ``"seed"`` key. With ``"tensorboard"`` the config also
+    goes to TensorBoard's HParams tab (:meth:`TensorBoardLogger.write_hparams`), and with
+    ``"wandb"`` to the W&B run's config.
+
+    A resumed run (``append=True``) continues what its first process started: the run log, the
+    same W&B run (``WandbLogger(resume=True)``, through ``run_dir/wandb-id.txt``) and the
+    TensorBoard event files (pass ``tensorboard_kwargs={"purge_step": checkpoint_step}`` to hide
+    what the crashed process logged after its checkpoint); the hyperparameters are not written
+    to TensorBoard again.
 
     Args:
         run_dir: the run directory, e.g. ``runs/ppo_cartpole/seed_0`` (created if missing).
@@ -48,20 +58,26 @@ def make_logger(
         config: the run's hyperparameters (``vars(args)``, ``dataclasses.asdict(args)``).
         total_steps: the run's step budget, for the console's progress bar and ETA.
         append: continue an existing run log (a resumed run) instead of replacing it; its
-            malformed rows (torn by a crash) are dropped, with a warning.
+            malformed rows (torn by a crash) are dropped, with a warning. Also continues the W&B
+            run and writes no TensorBoard hyperparameters (see above).
         keep_rows: with ``append``, which of the run log's rows to keep, e.g.
             ``lambda row: row["step"] <= checkpoint_step`` to drop what a resumed run logged
             after its checkpoint: passed to :class:`CSVLogger` as ``keep`` (see there; the file
             is rewritten once, atomically, with the malformed rows dropped in the same pass).
         wandb_project: the W&B project, with ``"wandb"``.
         wandb_kwargs: more arguments for ``wandb.init``, with ``"wandb"``.
+        tensorboard_kwargs: more arguments for :class:`TensorBoardLogger` (``purge_step``,
+            ``flush_secs``), with ``"tensorboard"``.
+        hparam_metrics: the scalar tags TensorBoard's HParams tab shows as metric columns
+            beside the hyperparameters, with ``"tensorboard"`` and ``config``.
 
     Returns:
         A :class:`MultiLogger` over the backends, CSV first; close it (or use ``with``) at the end.
 
     Raises:
-        ValueError: if ``backends`` names an unknown backend, or with ``append`` if the existing
-            run log's header is not a run log's.
+        ValueError: if ``backends`` names an unknown backend, ``wandb_kwargs`` or
+            ``tensorboard_kwargs`` is given without its backend, or with ``append`` if the
+            existing run log's header is not a run log's (or the W&B id file is corrupt).
         ImportError: if ``"tensorboard"`` or ``"wandb"`` is asked for without its extra.
 
     Example:
@@ -83,6 +99,15 @@ def make_logger(
             raise ValueError(f"make_logger: unknown backend {name!r}, expected one of {BACKENDS}")
     if wandb_kwargs is not None and "wandb" not in backends:
         raise ValueError('make_logger: wandb_kwargs was given but backends does not include "wandb"')
+    if tensorboard_kwargs is not None and "tensorboard" not in backends:
+        raise ValueError(
+            'make_logger: tensorboard_kwargs was given but backends does not include "tensorboard"'
+        )
+    if isinstance(hparam_metrics, str) or not isinstance(hparam_metrics, Sequence):
+        raise TypeError(
+            f"make_logger: hparam_metrics must be a sequence of scalar tags such as "
+            f"[{EVAL_RETURN_KEY!r}], got {hparam_metrics!r}"
+        )
     run_dir = Path(run_dir)
     loggers: list[Logger] = []
     try:
@@ -91,12 +116,21 @@ def make_logger(
         if "tensorboard" in backends:
             from rlcore.logging._tensorboard import TensorBoardLogger
 
-            loggers.append(TensorBoardLogger(run_dir))
+            tensorboard_logger = TensorBoardLogger(run_dir, **dict(tensorboard_kwargs or {}))
+            loggers.append(tensorboard_logger)
+            if config is not None and not append:
+                tensorboard_logger.write_hparams(config, hparam_metrics)
         if "wandb" in backends:
             from rlcore.logging._wandb import WandbLogger
 
             loggers.append(
-                WandbLogger(run_dir, project=wandb_project, config=config, **dict(wandb_kwargs or {}))
+                WandbLogger(
+                    run_dir,
+                    project=wandb_project,
+                    config=config,
+                    resume=append,
+                    **dict(wandb_kwargs or {}),
+                )
             )
         loggers.insert(0, CSVLogger(run_dir, append=append, keep=keep_rows))
         if config is not None:

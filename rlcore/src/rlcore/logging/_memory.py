@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from rlcore.logging._base import LogData, Logger, check_log_data
+import os
+from pathlib import Path
+
+from rlcore.logging._base import LogData, Logger, check_log_data, check_video
 
 __all__ = ["InMemoryLogger"]
 
@@ -11,7 +14,8 @@ class InMemoryLogger(Logger):
     """Keep every write as ``(step, values)`` in :attr:`records`; for tests of code that logs.
 
     Values are checked and converted like every backend does (plain ``int`` / ``float``), so a
-    test with this logger fails where a real backend would.
+    test with this logger fails where a real backend would. Videos are kept as
+    ``(step, key, path)`` in :attr:`videos` (the path, not the file's content).
 
     Example:
         >>> logger = InMemoryLogger()
@@ -21,10 +25,12 @@ class InMemoryLogger(Logger):
 
     Change logs:
         * v0.1.0 - Initially added.
+        * Unreleased - :attr:`videos`, the calls of :meth:`write_video`.
     """
 
     def __init__(self) -> None:
         self.records: list[tuple[int, dict[str, float | int]]] = []
+        self.videos: list[tuple[int, str, Path]] = []
         self.closed = False
 
     def write(self, data: LogData, step: int) -> None:
@@ -33,6 +39,13 @@ class InMemoryLogger(Logger):
         if self.closed:
             raise RuntimeError("InMemoryLogger.write: the logger is closed")
         self.records.append((step, values))
+
+    def write_video(self, key: str, path: str | os.PathLike[str], step: int) -> None:
+        """Append ``(step, key, path)`` to :attr:`videos`."""
+        key, video, step = check_video(key, path, step, "InMemoryLogger.write_video")
+        if self.closed:
+            raise RuntimeError("InMemoryLogger.write_video: the logger is closed")
+        self.videos.append((step, key, video))
 
     def latest(self, key: str) -> float | int:
         """The last value written under ``key``; ``KeyError`` naming the known keys if none."""

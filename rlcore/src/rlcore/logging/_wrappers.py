@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Sequence
 
-from rlcore.logging._base import LogData, Logger, check_log_data
+from rlcore.logging._base import LogData, Logger, check_log_data, check_video
 
 __all__ = ["KeyFilter", "MultiLogger"]
 
@@ -13,8 +14,8 @@ __all__ = ["KeyFilter", "MultiLogger"]
 class MultiLogger(Logger):
     """Send every write to several loggers (Acme's ``Dispatcher``).
 
-    The data is checked once, before any backend sees it, so a bad write reaches none of them.
-    ``close`` closes every logger even if one of them raises, then re-raises the first error.
+    The data is checked once, before any backend sees it, so a bad write reaches none of them;
+    the same holds for :meth:`write_video`. ``close`` closes every logger even if one of them raises, then re-raises the first error.
 
     Args:
         loggers: the loggers to write to, in order.
@@ -43,6 +44,12 @@ class MultiLogger(Logger):
         for logger in self.loggers:
             logger.write(values, step)
 
+    def write_video(self, key: str, path: str | os.PathLike[str], step: int) -> None:
+        """Pass the video to every logger (those that cannot show videos ignore it)."""
+        key, video, step = check_video(key, path, step, "MultiLogger.write_video")
+        for logger in self.loggers:
+            logger.write_video(key, video, step)
+
     def close(self) -> None:
         """Close every logger; re-raise the first error after trying them all."""
         first: BaseException | None = None
@@ -60,7 +67,8 @@ class KeyFilter(Logger):
 
     Patterns are shell-style (``fnmatch``, case-sensitive): ``"eval/*"`` matches every key of the
     ``eval`` namespace, ``"loss"`` only ``loss``. A write left with no key is not passed on, so
-    a file backend gets no empty row.
+    a file backend gets no empty row. A video (:meth:`write_video`) is passed on when its key
+    passes the same patterns.
 
     Args:
         logger: the logger to write to.
@@ -93,6 +101,12 @@ class KeyFilter(Logger):
         kept = {key: value for key, value in values.items() if self._passes(key)}
         if kept:
             self.logger.write(kept, step)
+
+    def write_video(self, key: str, path: str | os.PathLike[str], step: int) -> None:
+        """Pass the video on if ``key`` is kept."""
+        key, video, step = check_video(key, path, step, "KeyFilter.write_video")
+        if self._passes(key):
+            self.logger.write_video(key, video, step)
 
     def close(self) -> None:
         """Close the wrapped logger."""

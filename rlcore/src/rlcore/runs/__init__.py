@@ -2,9 +2,10 @@
 
 A project's agent is a config dataclass (a subclass of :class:`RunConfig`: the settings every
 run has, with the field checks declared on the fields), a ``train(config, *, resume=False)``
-function written around :class:`Run`, and its tuned defaults per env, put together as an
-:class:`Agent`. The project's :class:`Registry` of agents feeds its entry points,
-:func:`train_main` (``python -m <pkg>.train AGENT ...``) and ``rlcore.sweep.sweep_main``.
+function written around :class:`Run`, its tuned defaults per env and the builder of its
+evaluation policy, put together as an :class:`Agent`. The project's :class:`Registry` of agents
+feeds its entry points, :func:`train_main` (``python -m <pkg>.train AGENT ...``),
+:func:`evaluate_main` (``python -m <pkg>.evaluate RUN_DIR ...``) and ``rlcore.sweep.sweep_main``.
 Everything a run writes (``config.json``, ``progress.csv``, checkpoints, ``eval.json``, the
 learning curve) and how it resumes bit for bit lives here, tested once, for every project.
 """
@@ -28,7 +29,15 @@ from rlcore.runs._cli import PRECEDENCE, build_config, train_main
 from rlcore.runs._config import RunConfig, config_for_env
 from rlcore.runs._config_files import read_config_file, saved_config
 from rlcore.runs._envs import check_device, check_env_id, make_envs, stateful_wrappers
-from rlcore.runs._evaluations import TRAIN_CPU_SECONDS_KEY, TRAIN_SECONDS_KEY
+from rlcore.runs._evaluate import evaluate_main, evaluate_run
+from rlcore.runs._evaluations import (
+    TRAIN_CPU_SECONDS_KEY,
+    TRAIN_SECONDS_KEY,
+    VIDEO_DIR,
+    VIDEO_KEY,
+    Policy,
+    evaluation_report,
+)
 from rlcore.runs._fields import (
     AtLeast,
     Between,
@@ -46,7 +55,7 @@ from rlcore.runs._fields import (
 from rlcore.runs._lock import RunLockedError
 from rlcore.runs._record import SEEDING, config_record, git_commit, started_from
 from rlcore.runs._resume import episode_seed
-from rlcore.runs._run import EPISODIC_LENGTH_KEY, Policy, Run, default_run_dir
+from rlcore.runs._run import EPISODIC_LENGTH_KEY, Run, default_run_dir
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -59,6 +68,8 @@ __all__ = [
     "SEEDING",
     "TRAIN_CPU_SECONDS_KEY",
     "TRAIN_SECONDS_KEY",
+    "VIDEO_DIR",
+    "VIDEO_KEY",
     "Agent",
     "AtLeast",
     "Between",
@@ -85,6 +96,9 @@ __all__ = [
     "config_record",
     "default_run_dir",
     "episode_seed",
+    "evaluate_main",
+    "evaluate_run",
+    "evaluation_report",
     "git_commit",
     "latest_checkpoint",
     "make_envs",

@@ -1,7 +1,8 @@
 """Agents and a project's registry of them: what the entry points train, by name.
 
 An :class:`Agent` is a name, a config type (a subclass of :class:`rlcore.runs.RunConfig`), a
-``train(config, *, resume=False)`` function and the agent's tuned defaults per env; a project's
+``train(config, *, resume=False)`` function, the agent's tuned defaults per env and the builder
+of its evaluation policy (what the evaluate command loads a checkpoint into); a project's
 :class:`Registry` holds its agents and its project-wide defaults (logger, W&B project).
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic
 
 from rlcore.runs._config import ConfigT, RunConfig, config_for_env
+from rlcore.runs._evaluations import Policy
 from rlcore.runs._fields import check_names, config_fields
 
 __all__ = ["Agent", "Registry"]
@@ -28,12 +30,20 @@ class Agent(Generic[ConfigT]):
         train: ``train(config, *, resume=False) -> summary``, the summary of
             :meth:`rlcore.runs.Run.finish`.
         env_defaults: tuned hyperparameters per env id, applied over the config's defaults.
+        policy: ``policy(config, envs, device) -> (networks, act)``: builds the networks of a
+            run of ``config`` for the vector env ``envs`` on ``device`` (``networks``, by the
+            names ``train`` registers them under with :meth:`rlcore.runs.Run.start`) and the
+            deterministic evaluation policy on them (``act``, a :data:`rlcore.runs.Policy`).
+            The evaluate command loads a checkpoint's weights into ``networks`` and runs
+            ``act``; ``train`` builds its networks with it too, so that the names agree. None:
+            the agent's runs cannot be evaluated from their checkpoints.
     """
 
     name: str
     config_type: type[ConfigT]
     train: Callable[..., dict[str, Any]]
     env_defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    policy: Callable[..., tuple[Mapping[str, Any], Policy]] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -43,6 +53,8 @@ class Agent(Generic[ConfigT]):
                 f"Agent {self.name!r}: config_type must be a subclass of rlcore.runs.RunConfig, "
                 f"got {self.config_type!r}"
             )
+        if self.policy is not None and not callable(self.policy):
+            raise TypeError(f"Agent {self.name!r}: policy must be callable or None, got {self.policy!r}")
         for env_id, values in self.env_defaults.items():
             check_names(self.config_type, values, f"Agent {self.name!r}: env_defaults[{env_id!r}]")
 

@@ -37,7 +37,9 @@ def save_run_checkpoint(
     buffers = buffers_file(path)
     if apart:  # first: a checkpoint never exists without its buffers
         checkpoint.save(buffers, metadata={"step": metadata["step"]}, **apart)
-    checkpoint.save(path, metadata={**metadata, "kept_apart": sorted(apart)}, **others)
+    # The names say what the file holds without loading it (the evaluate command's statistics).
+    saved = {"kept_apart": sorted(apart), "objects": sorted(others)}
+    checkpoint.save(path, metadata={**metadata, **saved}, **others)
     run_dir = path.parent.parent
     for old in checkpoints(run_dir, buffers=True):
         if old != buffers:

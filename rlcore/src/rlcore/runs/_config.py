@@ -63,6 +63,18 @@ class RunConfig:
     """Where metrics go besides progress.csv."""
     wandb_project: Annotated[str | None, RunSetting] = None
     """The Weights & Biases project, with logger wandb (None: W&B's default)."""
+    wandb_entity: Annotated[str | None, RunSetting] = None
+    """The W&B entity (user or team) the run goes to, with logger wandb (None: your default)."""
+    wandb_group: Annotated[str | None, RunSetting] = None
+    """The W&B group of the run (e.g. one experiment's seeds), with logger wandb."""
+    wandb_tags: Annotated[tuple[str, ...], RunSetting] = ()
+    """W&B tags of the run, with logger wandb."""
+    wandb_name: Annotated[str | None, RunSetting] = None
+    """The W&B run's display name (None: the run directory's name), with logger wandb."""
+    capture_video: Annotated[bool, RunSetting] = False
+    """Record evaluation episodes as MP4 files in run_dir/videos (every evaluation and the final one)."""
+    video_episodes: Annotated[int, AtLeast(1), RunSetting] = 1
+    """Episodes recorded at each evaluation, with capture_video."""
     progress: Annotated[bool, RunSetting] = True
     """Show rlcore's console progress (steps, steps/s, latest return)."""
     torch_threads: Annotated[int, AtLeast(1), RunSetting] = 1

@@ -2,6 +2,7 @@
 
 :func:`make_envs` builds the training envs (autoreset in the same step, episode statistics,
 optional normalisation) and the evaluation envs that share the training envs' observation
+statistics; :func:`video_env` the single env whose episodes are recorded, with the same
 statistics; :func:`stateful_wrappers` finds the wrappers whose state a checkpoint saves.
 """
 
@@ -16,9 +17,10 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 from rlcore.runs._config import RunConfig
+from rlcore.wrappers.normalize import NormalizeObservation as SingleNormalizeObservation
 from rlcore.wrappers.vector.normalize import NormalizeObservation, NormalizeReward
 
-__all__ = ["check_device", "check_env_id", "make_envs", "stateful_wrappers"]
+__all__ = ["check_device", "check_env_id", "make_envs", "stateful_wrappers", "video_env"]
 
 
 def check_env_id(env_id: str) -> None:
@@ -98,7 +100,9 @@ def make_envs(
     if evaluation_of is not None:
         training = stateful_wrappers(evaluation_of).get("NormalizeObservation")
         if training is not None:
-            envs = NormalizeObservation(envs, obs_rms=training.obs_rms)
+            envs = NormalizeObservation(
+                envs, epsilon=training.epsilon, clip=training.clip, obs_rms=training.obs_rms
+            )
             envs.freeze()
         return envs
     if normalize_observation:
@@ -106,3 +110,30 @@ def make_envs(
     if normalize_reward:
         envs = NormalizeReward(envs, gamma=gamma)
     return envs
+
+
+def video_env(config: RunConfig, statistics_of: VectorEnv) -> gym.Env[Any, Any]:
+    """One ``config.env_id`` env rendering ``rgb_array`` frames, for recording evaluation episodes.
+
+    It sees what the evaluation envs see: observations normalised with the statistics of
+    ``statistics_of`` (training or evaluation envs), shared and frozen, if those normalise them.
+
+    Raises:
+        ValueError: if the env does not list ``rgb_array`` among its render modes.
+    """
+    env: gym.Env[Any, Any] = gym.make(config.env_id, render_mode="rgb_array")
+    modes = env.metadata.get("render_modes", [])
+    if "rgb_array" not in modes:
+        env.close()
+        raise ValueError(
+            f"capture_video: {config.env_id!r} cannot render frames: its render modes are {list(modes)}, "
+            "expected 'rgb_array' among them"
+        )
+    source = stateful_wrappers(statistics_of).get("NormalizeObservation")
+    if source is not None:
+        normalized = SingleNormalizeObservation(
+            env, epsilon=source.epsilon, clip=source.clip, obs_rms=source.obs_rms
+        )
+        normalized.freeze()
+        env = normalized
+    return env

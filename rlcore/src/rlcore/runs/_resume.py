@@ -37,7 +37,7 @@ from rlcore._rundir import (
 )
 from rlcore.logging import CONFIG_FILENAME, EVAL_RETURN_KEY, PROGRESS_FILENAME, STEP_KEY
 
-__all__ = ["clear_failed_run", "episode_seed", "log_rows_to_keep", "plan_run_dir"]
+__all__ = ["clear_failed_run", "episode_seed", "log_rows_to_keep", "newest_usable", "plan_run_dir"]
 
 _COUNTERS = ("step", "next_eval", "next_checkpoint")
 _CLOCKS = ("train_seconds", "train_cpu_seconds")
@@ -78,13 +78,21 @@ def plan_run_dir(
     found = checkpoints(path)
     if not found:
         return None, {}, config_file
-    chosen, metadata = _newest_usable(path, found)
+    chosen, metadata = newest_usable(path, found)
     # Resumed without --config: keep the record of the first.
     return chosen, metadata, (config_file if config_file is not None else _recorded_config_file(path))
 
 
-def _newest_usable(run_dir: Path, found: list[Path]) -> tuple[Path, dict[str, Any]]:
-    """The newest checkpoint that verifies and holds a run's counters; say which were passed over."""
+def newest_usable(
+    run_dir: Path, found: list[Path], *, owner: str = "Run", verb: str = "resume"
+) -> tuple[Path, dict[str, Any]]:
+    """The newest of ``found`` that verifies and holds a run's counters; warn which were passed over.
+
+    ``owner`` and ``verb`` word the messages (``"Run"``, ``"resume"``; ``"evaluate"``, ``"evaluate"``).
+
+    Raises:
+        rlcore.checkpoint.CheckpointError: if none can be used (each one's reason is given).
+    """
     rejected: list[str] = []
     for candidate in found:
         metadata: dict[str, Any] = {}
@@ -96,15 +104,16 @@ def _newest_usable(run_dir: Path, found: list[Path]) -> tuple[Path, dict[str, An
         if reason is None:
             if rejected:
                 warnings.warn(
-                    f"Run: resuming {str(run_dir)!r} from {candidate.name}, the newest checkpoint that can be "
-                    f"used; passed over: {'; '.join(rejected)}",
+                    f"{owner}: {verb.removesuffix('e')}ing {str(run_dir)!r} from {candidate.name}, the newest "
+                    f"checkpoint that can be used; passed over: {'; '.join(rejected)}",
                     stacklevel=4,
                 )
             return candidate, metadata
         rejected.append(f"{candidate.name} ({reason})")
+    advice = " Start the run over in a new run_dir" if verb == "resume" else ""
     raise checkpoint.CheckpointError(
-        f"Run: cannot resume {str(run_dir)!r}: none of its checkpoints can be used: {'; '.join(rejected)}. "
-        "Start the run over in a new run_dir"
+        f"{owner}: cannot {verb} {str(run_dir)!r}: none of its checkpoints can be used: {'; '.join(rejected)}."
+        + advice
     )
 
 

@@ -21,8 +21,10 @@ settings, how every seed derives from ``seed``), ``progress.csv`` (:mod:`rlcore.
 TensorBoard or W&B files), ``checkpoints/step_<step>.pt`` (weights-only :mod:`rlcore.checkpoint`
 files: every registered object, the RNG states, the counters; the newest ``keep_last`` are
 kept), ``checkpoints/step_<step>.buffers.pt`` (the replay buffers, with the newest checkpoint
-only), ``eval.json`` (the final evaluation) and ``learning_curve.png``; ``run.lock`` while a
-process writes it (one writer per run directory).
+only), ``eval.json`` (the final evaluation) and ``learning_curve.png``; with ``capture_video``,
+``videos/step_<step>-episode-<k>.mp4`` (the recorded evaluation episodes); with W&B,
+``wandb-id.txt`` (the W&B run a resume continues); ``run.lock`` while a process writes it (one
+writer per run directory).
 
 A resume checks before it changes anything: it starts from the newest checkpoint that is whole
 and undamaged, loads it into the objects (all or nothing: a config whose shapes do not match
@@ -38,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -50,13 +51,22 @@ import torch
 from gymnasium.vector import VectorEnv
 
 from rlcore._rundir import CHECKPOINT_DIR, CONFIG_FILE_COPY, EVAL_FILENAME
+from rlcore._video import check_video_support
 from rlcore.evaluation import EvaluationResult, evaluate
-from rlcore.logging import EPISODIC_RETURN_KEY, LogData, Logger, make_logger
+from rlcore.logging import EPISODIC_RETURN_KEY, LogData, Logger
 from rlcore.runs._checkpoints import load_run_checkpoint, save_run_checkpoint
 from rlcore.runs._config import RunConfig
-from rlcore.runs._envs import check_device, check_env_id, stateful_wrappers
-from rlcore.runs._evaluations import evaluation_data, logged_evaluations, plot_learning_curve
+from rlcore.runs._envs import check_device, check_env_id, stateful_wrappers, video_env
+from rlcore.runs._evaluations import (
+    Policy,
+    evaluation_data,
+    evaluation_report,
+    logged_evaluations,
+    plot_learning_curve,
+    record_videos,
+)
 from rlcore.runs._lock import RunDirLock
+from rlcore.runs._log import Stopwatch, open_run_logger, write_atomically
 from rlcore.runs._record import CONFIG_FILE, config_record
 from rlcore.runs._resume import clear_failed_run, episode_seed, log_rows_to_keep, plan_run_dir
 from rlcore.seeding import seed_env, seed_everything
@@ -64,9 +74,6 @@ from rlcore.seeding import seed_env, seed_everything
 __all__ = ["EPISODIC_LENGTH_KEY", "Policy", "Run", "default_run_dir"]
 
 EPISODIC_LENGTH_KEY = "train/episodic_length"
-
-Policy = Callable[[np.ndarray], np.ndarray]
-"""An evaluation policy: a batch of observations ``(n, *obs_shape)`` to actions ``(n, ...)``."""
 
 
 def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
@@ -119,6 +126,8 @@ class Run:
             raise ValueError("Run: resume=True needs config.run_dir, the run to continue; got None")
         check_env_id(config.env_id)
         self.device = check_device(config.device)
+        if config.capture_video:
+            check_video_support("rgb_array", "capture_video")
         self.config = config
         self.algo = algo
         self.path = (
@@ -143,17 +152,18 @@ class Run:
         torch.set_num_threads(config.torch_threads)
         seed_everything(config.seed)
         self._logger: Logger | None = None
+        self.step = 0
         if self.checkpoint_to_resume is None:
             clear_failed_run(self.path)  # a run that stopped before its first checkpoint starts over
             self._open_log()
-        self.step = 0
         self._next_eval = config.eval_every
         self._next_checkpoint = config.checkpoint_every
-        self._wall = _Stopwatch(time.perf_counter)
-        self._cpu = _Stopwatch(time.process_time)
+        self._wall = Stopwatch(time.perf_counter)
+        self._cpu = Stopwatch(time.process_time)
         self._stateful: dict[str, Any] = {}
         self._envs: VectorEnv | None = None
         self._eval_envs: VectorEnv | None = None
+        self._video_env: Any = None
 
     @property
     def logger(self) -> Logger:
@@ -172,15 +182,8 @@ class Run:
             and Path(config_file).resolve() != (self.path / CONFIG_FILE_COPY).resolve()
         ):
             shutil.copyfile(config_file, self.path / CONFIG_FILE_COPY)
-        backends = ["csv", config.logger] + (["console"] if config.progress else [])
-        self._logger = make_logger(
-            self.path,
-            backends=backends,
-            config=config_record(config, self.algo, self._recorded_file),
-            total_steps=config.total_timesteps,
-            append=keep_rows is not None,
-            keep_rows=keep_rows,
-            wandb_project=config.wandb_project if config.logger == "wandb" else None,
+        self._logger = open_run_logger(
+            config, self.path, config_record(config, self.algo, self._recorded_file), self.step, keep_rows
         )
 
     # ------------------------------------------------------------------ the loop
@@ -199,6 +202,8 @@ class Run:
         """
         self._envs, self._eval_envs = envs, eval_envs
         self._stateful = {**stateful, **stateful_wrappers(envs)}
+        if self.config.capture_video:
+            self._video_env = video_env(self.config, envs)
         base_seed = self.config.seed
         if self.checkpoint_to_resume is not None:
             try:
@@ -211,8 +216,8 @@ class Run:
             self.step = int(metadata["step"])
             self._next_eval = int(metadata["next_eval"])
             self._next_checkpoint = int(metadata["next_checkpoint"])
-            self._wall = _Stopwatch(time.perf_counter, float(metadata["train_seconds"]))
-            self._cpu = _Stopwatch(time.process_time, float(metadata["train_cpu_seconds"]))
+            self._wall = Stopwatch(time.perf_counter, float(metadata["train_seconds"]))
+            self._cpu = Stopwatch(time.process_time, float(metadata["train_cpu_seconds"]))
             base_seed = episode_seed(self.config.seed, self.step)
             done = self.step >= self.config.total_timesteps
             self._open_log(log_rows_to_keep(self.step, evaluations_too=done))
@@ -259,6 +264,7 @@ class Run:
         every = self.config.eval_every
         if every and self.step >= self._next_eval:
             self.log_evaluation(self.evaluate(policy, self.config.eval_episodes))
+            self.record_videos(policy)
             while self._next_eval <= self.step:
                 self._next_eval += every
         if self.checkpoint_due:
@@ -272,18 +278,20 @@ class Run:
         """Save the last checkpoint, evaluate, write ``eval.json`` and the curve, close everything.
 
         Returns:
-            What ``eval.json`` holds (``mean_return``, ``std_return``, ``episode_returns``,
-            ``episode_lengths``, ``step``, ``train_seconds``, ``run_dir``, the run's ids, and
+            What ``eval.json`` holds (``mean_return``, ``std_return``, ``iqm_return``,
+            ``episode_returns``, ``episode_lengths``, ``step``, ``train_seconds``, ``run_dir``,
+            the run's ids, ``videos``: the final evaluation's recorded episodes, and
             ``evaluations``: every evaluation of the run, periodic and final, as ``step``,
             ``mean_return``, ``std_return``, ``mean_length``, ``train_seconds``), plus
             ``learning_curve``: the figure's path, or None without matplotlib (``rlcore[plot]``).
         """
         self.save_checkpoint()
         result = self.evaluate(policy, self.config.final_eval_episodes)
-        self._training_envs.close()
-        if self._eval_envs is not None:
-            self._eval_envs.close()
         self.log_evaluation(result)
+        videos = self.record_videos(policy)
+        for env in (self._training_envs, self._eval_envs, self._video_env):
+            if env is not None:
+                env.close()
         self.logger.close()
         self._lock.release()
         summary: dict[str, Any] = {
@@ -291,18 +299,14 @@ class Run:
             "env_id": self.config.env_id,
             "seed": self.config.seed,
             "step": self.step,
-            "num_episodes": len(result.episode_returns),
-            "mean_return": result.mean_return,
-            "std_return": result.std_return,
-            "mean_length": result.mean_length,
-            "episode_returns": result.episode_returns.tolist(),
-            "episode_lengths": result.episode_lengths.tolist(),
+            **evaluation_report(result),
             "train_seconds": self.train_seconds,
             "train_cpu_seconds": self.train_cpu_seconds,
             "run_dir": str(self.path),
+            "videos": [str(path) for path in videos],
             "evaluations": logged_evaluations(self.path),
         }
-        _write_atomically(self.path / EVAL_FILENAME, json.dumps(summary, indent=2) + "\n")
+        write_atomically(self.path / EVAL_FILENAME, json.dumps(summary, indent=2) + "\n")
         title = f"{self.algo.upper()} on {self.config.env_id}, seed {self.config.seed}"
         summary["learning_curve"] = plot_learning_curve(self.path, title)
         return summary
@@ -339,6 +343,25 @@ class Run:
         """Log an evaluation under ``eval/mean_return`` with the training seconds so far."""
         self.log(evaluation_data(result, self.train_seconds, self.train_cpu_seconds), step)
 
+    def record_videos(self, policy: Policy) -> list[Path]:
+        """With ``capture_video``, record ``video_episodes`` episodes of ``policy`` at this step (untimed).
+
+        They go to ``videos/step_<step>-episode-<k>.mp4`` and to the loggers (TensorBoard, W&B);
+        returns their paths (none without ``capture_video``).
+        """
+        if self._video_env is None:
+            return []
+        with self.untimed():
+            return record_videos(
+                policy,
+                self._video_env,
+                self.path,
+                self.step,
+                episodes=self.config.video_episodes,
+                seed=self.config.seed,
+                logger=self.logger,
+            )
+
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
         """Save the registered objects, the RNG states, the counters and clocks at this step.
@@ -349,6 +372,8 @@ class Run:
         """
         metadata = {
             "step": self.step,
+            # The evaluate command evaluates on as many sub-envs: the same episodes as this run.
+            "num_eval_envs": None if self._eval_envs is None else self._eval_envs.num_envs,
             "next_eval": self._next_eval,
             "next_checkpoint": self._next_checkpoint,
             "train_seconds": self.train_seconds,
@@ -362,29 +387,3 @@ class Run:
         if self._envs is None:
             raise RuntimeError("Run: call Run.start(envs, eval_envs, ...) first")
         return self._envs
-
-
-class _Stopwatch:
-    """Seconds of ``clock`` since it was made, plus ``before``, minus the spans spent paused."""
-
-    def __init__(self, clock: Callable[[], float], before: float = 0.0) -> None:
-        self._clock = clock
-        self._origin = clock() - before
-
-    @property
-    def seconds(self) -> float:
-        return self._clock() - self._origin
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        start = self._clock()
-        try:
-            yield
-        finally:
-            self._origin += self._clock() - start
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
