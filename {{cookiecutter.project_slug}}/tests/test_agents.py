@@ -1,5 +1,5 @@
-"""The registry and the entry points: every agent's tuned configs build; an agent trains, resumes
-and sweeps through ``train`` and ``sweep``.
+"""The registry and the entry points: every agent's tuned configs build; an agent trains, resumes,
+is evaluated and recorded, and sweeps through ``train``, ``evaluate`` and ``sweep``.
 
 A tiny agent (``rlcore.testing.tiny_agent``: REINFORCE with a linear policy, well under a second
 of training) stands in for a real one. What a run directory holds and how a resume continues
@@ -13,11 +13,12 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import imageio_ffmpeg  # type: ignore[import-untyped]  # (no type hints)
 import pytest
 from rlcore.runs import Registry, build_config, read_config_file, run_state
 from rlcore.testing import tiny_agent
 
-from {{ cookiecutter.package_name }} import sweep, train
+from {{ cookiecutter.package_name }} import evaluate, sweep, train
 from {{ cookiecutter.package_name }}.agents import AGENTS
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
@@ -64,6 +65,37 @@ def test_train_command_trains_then_resumes_for_more_steps(
     assert train.main(["--resume", str(run_dir), "--total-timesteps", "512"]) == 0
     assert json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))["step"] == 512
     assert f"run directory:  {run_dir.resolve()}" in capsys.readouterr().out
+
+
+def test_evaluate_command_replays_a_finished_and_an_interrupted_run_with_videos(
+    agents: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    args = ["tiny", "--run-dir", str(run_dir), "--total-timesteps", "512", "--capture-video"]
+    assert train.main(args) == 0
+    # A playable video per evaluation (128, 256, 384 and the final one at 512).
+    videos = sorted((run_dir / "videos").glob("step_*.mp4"))
+    assert [path.name[:14] for path in videos] == [f"step_{s:09d}" for s in (128, 256, 384, 512)]
+    assert all(imageio_ffmpeg.count_frames_and_secs(str(path))[0] >= 2 for path in videos)
+
+    # Finished: the last checkpoint gives the run's own final evaluation back.
+    assert evaluate.main([str(run_dir), "--video"]) == 0
+    final = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
+    report = json.loads((run_dir / "evaluate-512.json").read_text(encoding="utf-8"))
+    assert report["episode_returns"] == final["episode_returns"]
+    assert [Path(path).name for path in report["videos"]] == [
+        "evaluate-step_000000512-episode-0.mp4"
+    ]
+    assert "IQM" in capsys.readouterr().out
+
+    # Interrupted: no final evaluation, the newest checkpoint lost; the one before is used.
+    (run_dir / "eval.json").unlink()
+    (run_dir / "checkpoints" / "step_000000512.pt").unlink()
+    assert evaluate.main([str(run_dir), "--episodes", "2", "--seed", "9", "--video"]) == 0
+    report = json.loads((run_dir / "evaluate-256.json").read_text(encoding="utf-8"))
+    assert (report["step"], report["num_episodes"], report["seed"]) == (256, 2, 9)
+    assert (run_dir / "videos" / "evaluate-step_000000256-episode-0.mp4").is_file()
+    assert evaluate.main([str(tmp_path / "no-such-run")]) == 1
 
 
 def test_train_command_names_what_is_wrong(

@@ -17,6 +17,7 @@ import pytest
 import torch
 from gymnasium import spaces
 from rlcore.evaluation import evaluate
+from rlcore.runs import Registry, evaluate_run
 
 from {{ cookiecutter.package_name }}.dqn import AGENT, DQNConfig, QNetwork, train
 
@@ -40,6 +41,9 @@ def test_learns_cartpole(tmp_path: Path) -> None:
     assert random < 30
     # The greedy policy: 500 is the maximum, seeds 0-2 give 275-364.
     assert summary["mean_return"] >= 150, summary["episode_returns"]
+    # The evaluate command rebuilds the Q-network (make_policy) and loads it: the same episodes.
+    report = evaluate_run(Registry(AGENT), tmp_path / "run")
+    assert report["episode_returns"] == summary["episode_returns"]
 
 
 def test_truncation_bootstraps_from_the_real_final_observation(

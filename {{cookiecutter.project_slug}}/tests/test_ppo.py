@@ -18,6 +18,7 @@ import pytest
 import torch
 from gymnasium import spaces
 from rlcore.evaluation import evaluate
+from rlcore.runs import Registry, evaluate_run
 
 from {{ cookiecutter.package_name }}.ppo import AGENT, ActorCritic, PPOConfig, train
 
@@ -46,6 +47,24 @@ def test_learns_cartpole(tmp_path: Path) -> None:
     assert summary["mean_return"] >= 150, summary["episode_returns"]
     saved = json.loads((tmp_path / "run" / "eval.json").read_text(encoding="utf-8"))
     assert saved["mean_return"] == summary["mean_return"]
+    # The evaluate command rebuilds the network (make_policy) and loads it: the same episodes.
+    report = evaluate_run(Registry(AGENT), tmp_path / "run")
+    assert report["episode_returns"] == summary["episode_returns"]
+
+
+def test_evaluate_reloads_the_network_and_the_observation_statistics(tmp_path: Path) -> None:
+    config = AGENT.config_for_env(
+        "Pendulum-v1",
+        total_timesteps=2_048,
+        num_steps=256,
+        eval_every=0,
+        run_dir=str(tmp_path / "run"),
+        **{**QUIET, "final_eval_episodes": 2},
+    )
+    assert config.normalize_observation
+    summary = train(config)
+    report = evaluate_run(Registry(AGENT), tmp_path / "run")
+    assert report["episode_returns"] == summary["episode_returns"]
 
 
 def test_learns_continuous_point_goal(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
 from rlcore import runs
 from rlcore.buffers import ReplayBuffer
 from rlcore.nn import mlp, polyak_update
@@ -53,7 +53,7 @@ from rlcore.schedules import LinearSchedule
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["AGENT", "ENV_DEFAULTS", "DQNConfig", "QNetwork", "train"]
+__all__ = ["AGENT", "ENV_DEFAULTS", "DQNConfig", "QNetwork", "make_policy", "train"]
 
 
 # ---------------------------------------------------------------------------------------- config
@@ -150,6 +150,28 @@ class QNetwork(nn.Module):
         return values
 
 
+def make_policy(
+    config: DQNConfig, envs: VectorEnv, device: torch.device
+) -> tuple[dict[str, QNetwork], runs.Policy]:
+    """The Q-network for ``envs`` (checkpointed as ``q_network``) and the greedy policy on it.
+
+    ``train`` builds its network here, and ``python -m {{ cookiecutter.package_name }}.evaluate RUN_DIR`` loads
+    a checkpoint into it.
+    """
+    q_network = QNetwork(
+        envs.single_observation_space, envs.single_action_space, config.hidden_sizes
+    ).to(device)
+
+    def act_greedily(observations: np.ndarray) -> np.ndarray:
+        """The action of the highest Q-value."""
+        with torch.inference_mode():
+            q_values = q_network(torch.as_tensor(observations, device=device))
+        actions: np.ndarray = q_values.argmax(dim=1).cpu().numpy()
+        return actions
+
+    return {"q_network": q_network}, act_greedily
+
+
 # ------------------------------------------------------------------------------ training loop
 def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
     """Train DQN as ``config`` says and return the summary of its final evaluation.
@@ -164,9 +186,8 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
     )
     eval_envs = runs.make_envs(config, min(config.eval_episodes, 10), evaluation_of=envs)
     device = run.device
-    q_network = QNetwork(
-        envs.single_observation_space, envs.single_action_space, config.hidden_sizes
-    ).to(device)
+    networks, act_greedily = make_policy(config, envs, device)
+    q_network = networks["q_network"]
     target_network = copy.deepcopy(q_network)
     parameters = list(q_network.parameters())
     # fused: one kernel for all the parameters instead of several per tensor.
@@ -191,19 +212,12 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
     obs = run.start(
         envs,
         eval_envs,
-        q_network=q_network,
+        **networks,
         target_network=target_network,
         optimizer=optimizer,
         buffer=buffer,
     )
     num_envs, num_actions = config.num_envs, q_network.num_actions
-
-    def act_greedily(observations: np.ndarray) -> np.ndarray:
-        """The evaluation policy: the action of the highest Q-value."""
-        with torch.inference_mode():
-            q_values = q_network(torch.as_tensor(observations, device=device))
-        actions: np.ndarray = q_values.argmax(dim=1).cpu().numpy()
-        return actions
 
     while not run.done:
         # ------------------------------------------------------------------ act (epsilon-greedy)
@@ -283,5 +297,5 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
     return run.finish(act_greedily)
 
 
-AGENT = runs.Agent("dqn", DQNConfig, train, ENV_DEFAULTS)
+AGENT = runs.Agent("dqn", DQNConfig, train, ENV_DEFAULTS, policy=make_policy)
 """DQN as the project's entry points see it (registered in ``agents.py``)."""

@@ -45,7 +45,7 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
 from rlcore import runs
 from rlcore.buffers import RolloutBuffer
 from rlcore.nn import CategoricalHead, GaussianHead, mlp
@@ -54,7 +54,7 @@ from torch import nn
 from torch.distributions import Distribution
 from torch.nn import functional as F
 
-__all__ = ["AGENT", "ENV_DEFAULTS", "ActorCritic", "PPOConfig", "train"]
+__all__ = ["AGENT", "ENV_DEFAULTS", "ActorCritic", "PPOConfig", "make_policy", "train"]
 
 
 # ---------------------------------------------------------------------------------------- config
@@ -215,6 +215,28 @@ def env_actions(actions: np.ndarray, action_space: spaces.Space[Any]) -> np.ndar
     return actions
 
 
+def make_policy(
+    config: PPOConfig, envs: VectorEnv, device: torch.device
+) -> tuple[dict[str, ActorCritic], runs.Policy]:
+    """The network for ``envs`` (checkpointed as ``agent``) and the evaluation policy on it.
+
+    The evaluation policy plays the mode of the action distribution. ``train`` builds its
+    network here, and ``python -m {{ cookiecutter.package_name }}.evaluate RUN_DIR`` loads a checkpoint into it.
+    """
+    action_space = envs.single_action_space
+    agent = ActorCritic(
+        envs.single_observation_space, action_space, config.hidden_sizes, config.log_std_init
+    ).to(device)
+
+    def act_deterministically(observations: np.ndarray) -> np.ndarray:
+        """The mode of the action distribution."""
+        with torch.inference_mode():
+            mode = agent.policy(torch.as_tensor(observations, device=device)).mode
+        return env_actions(mode.cpu().numpy(), action_space)
+
+    return {"agent": agent}, act_deterministically
+
+
 # ------------------------------------------------------------------------------ training loop
 def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     """Train PPO as ``config`` says; return the final evaluation's summary (also in ``eval.json``).
@@ -235,9 +257,8 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     )
     eval_envs = runs.make_envs(config, min(config.eval_episodes, 10), evaluation_of=envs)
     device, action_space = run.device, envs.single_action_space
-    agent = ActorCritic(
-        envs.single_observation_space, action_space, config.hidden_sizes, config.log_std_init
-    ).to(device)
+    networks, act_deterministically = make_policy(config, envs, device)
+    agent = networks["agent"]
     parameters = list(agent.parameters())
     # fused: one kernel for all the parameters, not several per tensor (a third of the update).
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5, fused=True)
@@ -256,13 +277,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     learning_rate = LinearSchedule(config.learning_rate, final_lr, config.total_timesteps)
     final_clip = 0.0 if config.anneal_clip else config.clip_coef
     clip_range = LinearSchedule(config.clip_coef, final_clip, config.total_timesteps)
-    obs = run.start(envs, eval_envs, agent=agent, optimizer=optimizer, buffer=buffer)
-
-    def act_deterministically(observations: np.ndarray) -> np.ndarray:
-        """The evaluation policy: the mode of the action distribution."""
-        with torch.inference_mode():
-            mode = agent.policy(torch.as_tensor(observations, device=device)).mode
-        return env_actions(mode.cpu().numpy(), action_space)
+    obs = run.start(envs, eval_envs, **networks, optimizer=optimizer, buffer=buffer)
 
     while not run.done:
         # ------------------------------------------------------------------ rollout
@@ -343,5 +358,5 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     return run.finish(act_deterministically)
 
 
-AGENT = runs.Agent("ppo", PPOConfig, train, ENV_DEFAULTS)
+AGENT = runs.Agent("ppo", PPOConfig, train, ENV_DEFAULTS, policy=make_policy)
 """PPO as the project's entry points see it (registered in ``agents.py``)."""
