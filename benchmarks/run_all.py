@@ -20,6 +20,7 @@ FAST = [
     "bench_vector.py",
     "bench_template.py",
     "bench_checkpoint.py",
+    "bench_video.py",
 ]
 
 
