@@ -816,23 +816,8 @@ def test_a_subclass_check_in_post_init_runs_after_the_field_checks() -> None:
 def test_run_settings_and_config_fields() -> None:
     assert config_fields(RunConfig) == tuple(f.name for f in dataclasses.fields(RunConfig))
     assert config_fields(RunConfig)[:3] == ("env_id", "seed", "total_timesteps")
-    assert run_settings(RunConfig) == (
-        "checkpoint_every",
-        "keep_last",
-        "vector_mode",
-        "run_dir",
-        "logger",
-        "wandb_project",
-        "wandb_entity",
-        "wandb_group",
-        "wandb_tags",
-        "wandb_name",
-        "capture_video",
-        "video_episodes",
-        "progress",
-        "torch_threads",
-        "device",
-    )
+    # In declaration order; config.json's list (BASE_RUN_SETTINGS) leaves run_dir out.
+    assert run_settings(RunConfig) == (*BASE_RUN_SETTINGS[:3], "run_dir", *BASE_RUN_SETTINGS[3:])
     # The tiny agent redeclares checkpoint_every and progress (new defaults): still run settings.
     assert set(run_settings(TinyConfig)) == set(run_settings(RunConfig))
     assert set(run_settings(ProbeConfig)) == set(run_settings(RunConfig))
