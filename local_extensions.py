@@ -71,8 +71,8 @@ def escaped_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
     Other values (yes/no answers, Cookiecutter's own lists and dicts) are kept as they are.
 
     Example:
-        >>> escaped_answers({"author_name": 'Ada "A." \\', "notebooks": True})
-        {'author_name': 'Ada \\"A.\\" \\\\', 'notebooks': True}
+        >>> escaped_answers({"author_name": 'Ada "A." \\', "init_git": True})
+        {'author_name': 'Ada \\"A.\\" \\\\', 'init_git': True}
     """
     return {
         key: _escape(value, "escaped_answers") if isinstance(value, str) else value

@@ -87,7 +87,7 @@ def main() -> None:
         configurations = {
             "defaults (with git init)": {},
             "defaults, no git init": {"init_git": False},
-            "everything off": {"init_git": False, "notebooks": False, "ci": "none", "license": "none"},
+            "everything off": {"init_git": False, "notebooks": "none", "ci": "none", "license": "none"},
         }
         rows = []
         for label, answers in configurations.items():

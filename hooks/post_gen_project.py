@@ -51,9 +51,10 @@ RENDERED_JSON = r"""{{ {"cookiecutter": cookiecutter, "template_root": template_
 _TEMPFILE_NAME = re.compile(r"tmp[a-z0-9_]{8}")
 
 # Folders cannot be made conditional by their names, so every optional part of the tree is
-# generated and the paths that the answers turn off are removed here. Keys: an answer, then
-# its value (yes/no answers as "true"/"false"); values: the paths, relative to the project root,
-# to delete for that value. A path inside the package is spelled like the template's folder,
+# generated and the paths that the answers turn off are removed here. Keys: an answer (or a
+# value cookiecutter.json renders from one, a `__` key), then its value (yes/no answers as
+# "true"/"false"); values: the paths, relative to the project root, to delete for that value.
+# A path inside the package is spelled like the template's folder,
 # src/{{cookiecutter.package_name}}/..., which Jinja renders along with this file. A new optional
 # part is one more entry: the example agents add theirs under "example_agent" ("all" keeps
 # both, "ppo" removes the DQN files, "dqn" the PPO ones, "none" every agent's; the registry,
@@ -68,9 +69,17 @@ _DQN_FILES = (
     "tests/test_dqn.py",
     "configs/dqn-cartpole.toml",
 )
+_JUPYTER_FILES = ("notebooks", "tests/test_notebooks.py")
+_NBDEV_FILES = ("nbs", "src/{{cookiecutter.package_name}}/exported", "tests/test_nbdev.py")
 PRUNED_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     "license": {"none": ("LICENSE",)},
-    "notebooks": {"false": ("notebooks",)},
+    # The kind that cookiecutter.json renders from the answer notebooks: jupyter, nbdev or none
+    # (pre_gen_project.NOTEBOOK_KINDS; a stored yes or no of the former question is one of them).
+    "__notebooks_kind": {
+        "none": (*_JUPYTER_FILES, *_NBDEV_FILES),
+        "jupyter": _NBDEV_FILES,
+        "nbdev": _JUPYTER_FILES,
+    },
     "ci": {"none": (".github",)},
     "example_agent": {
         "none": (*_PPO_FILES, *_DQN_FILES, "configs"),

@@ -25,11 +25,14 @@ from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 __all__ = [
     "DEPENDENCY_MODULES",
     "MAX_NAME_LENGTH",
+    "NOTEBOOKS_KIND",
+    "NOTEBOOK_KINDS",
     "PROJECT_FOLDERS",
     "RESERVED_NAMES",
     "check_email",
     "check_git_url",
     "check_name_length",
+    "check_notebooks",
     "check_package_name",
     "check_project_slug",
     "check_single_line",
@@ -74,6 +77,15 @@ DEPENDENCY_MODULES: dict[str, tuple[str, ...]] = {
     "wandb": ("wandb",),
     "ray": ("ray",),
     "moviepy": ("moviepy",),
+    # Videos of evaluation episodes: moviepy (above), its ffmpeg, pygame (classic-control frames).
+    "imageio-ffmpeg": ("imageio_ffmpeg",),
+    "pygame": ("pygame",),
+    # The notebooks: Jupyter (the notebooks extra), a kernel and its client (pytest runs them),
+    # nbdev (notebooks=nbdev).
+    "jupyter": (),
+    "ipykernel": ("ipykernel", "ipykernel_launcher"),
+    "nbclient": ("nbclient",),
+    "nbdev": ("nbdev",),
     "pytest": ("pytest", "py"),
     "pre-commit": ("pre_commit",),
     "ruff": ("ruff",),
@@ -395,12 +407,40 @@ _FORMAT_CHECKS: dict[str, Callable[[str], str | None]] = {
 }
 
 
+# The kinds of notebooks a project can have (the answer ``notebooks``, a text question), and the
+# answer cookiecutter.json renders from it: the kind itself, or the former yes/no question's
+# values as cookiecutter read them (true, t, yes, y, 1, on: jupyter; false, f, no, n, 0, off: none),
+# which projects made before the three kinds store in .cruft.json. That Jinja expression is the
+# one mapping: the templates and both hooks read its result, never the answer itself. (Not a
+# filter of local_extensions.py: `cruft update` renders the old template first and the new one
+# in the same process, where the old template's module stays imported, without the filter.)
+NOTEBOOK_KINDS = ("jupyter", "nbdev", "none")
+NOTEBOOKS_KIND = "__notebooks_kind"
+
+
+def check_notebooks(answer: object, kind: object) -> str | None:
+    """Return why the answer ``notebooks`` is not a kind of notebooks, or ``None``.
+
+    ``kind`` is what cookiecutter.json's ``__notebooks_kind`` made of ``answer``.
+    """
+    if kind in NOTEBOOK_KINDS:
+        return None
+    shown = _shorten(answer) if isinstance(answer, str) else repr(answer)
+    return (
+        f"notebooks {shown} is not a kind of notebooks: expected 'jupyter' (a quickstart notebook "
+        f"that pytest runs), 'nbdev' (notebooks that are a module and its tests) or 'none' "
+        f"(the former yes/no answers still work: yes for jupyter, no for none)"
+    )
+
+
 def validate(answers: Mapping[str, Any], template_root: str | None = None) -> list[str]:
     """Return one message per invalid answer (an empty list when all are valid).
 
     Every text answer is checked (:func:`check_text`), whether or not it is rendered: Cookiecutter
     writes all of them into the replay file and the post-generation hook into ``.cruft.json``.
-    Choices and yes/no answers are Cookiecutter's to check; ``_``-keys are its own entries. With
+    Choices and yes/no answers are Cookiecutter's to check; ``_``-keys are its own entries (the
+    answer ``notebooks``, text with a closed set of values, is checked on what cookiecutter.json
+    renders from it, ``__notebooks_kind``: :func:`check_notebooks`, in the hook's ``main``). With
     ``rlcore_source == "git"`` and the ``template_root`` known, the URL the project will take
     rlcore from (:func:`template_git_url`) must be one pip can clone and hold no secret.
     """
@@ -426,7 +466,11 @@ def validate(answers: Mapping[str, Any], template_root: str | None = None) -> li
 
 
 def main() -> int:
-    problems = validate(json.loads(ANSWERS_JSON), TEMPLATE_ROOT)
+    answers = json.loads(ANSWERS_JSON)
+    problems = validate(answers, TEMPLATE_ROOT)
+    notebooks = check_notebooks(answers.get("notebooks"), answers.get(NOTEBOOKS_KIND))
+    if notebooks:
+        problems.append(notebooks)
     for problem in problems:
         print(f"ERROR: {problem}", file=sys.stderr)
     return 1 if problems else 0

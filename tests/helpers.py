@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import jinja2
 from cookiecutter.main import cookiecutter
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "expected_files",
     "load_module",
     "make_overlay_venv",
+    "notebooks_kind",
     "pairwise",
     "project_files",
     "release_repo",
@@ -53,8 +55,10 @@ TEMPLATE_FILES = (
 
 
 def choice_options() -> dict[str, list[Any]]:
-    """Every option of cookiecutter.json with a closed set of values: choices and yes/no answers."""
+    """Every option of cookiecutter.json with a closed set of values: choices, yes/no answers, and
+    the text answer ``notebooks`` (its kinds, which the pre-generation hook checks)."""
     context = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
+    kinds = load_module(REPO / "hooks" / "pre_gen_project.py", "template_pre_gen_project").NOTEBOOK_KINDS
     options: dict[str, list[Any]] = {}
     for key, value in context.items():
         if key.startswith("_"):
@@ -63,7 +67,21 @@ def choice_options() -> dict[str, list[Any]]:
             options[key] = list(value)
         elif isinstance(value, bool):
             options[key] = [value, not value]
+        elif key == "notebooks":
+            options[key] = [value, *(kind for kind in kinds if kind != value)]
     return options
+
+
+def notebooks_kind(answer: Any) -> str:
+    """The kind of notebooks (jupyter, nbdev, none) that the answer ``notebooks`` gives.
+
+    A kind, or a value of the former yes/no question, as projects made before the three kinds
+    store it (``True``, ``"no"``, ...). The template maps it with ``__notebooks_kind``, a Jinja
+    expression of cookiecutter.json, which this renders: the tests use that one mapping too.
+    """
+    expression = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))["__notebooks_kind"]
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    return environment.from_string(expression).render(cookiecutter={"notebooks": answer})
 
 
 def pairwise(options: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -129,14 +147,24 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         f"{package}/py.typed",
         f"{package}/agents.py",
         f"{package}/train.py",
+        f"{package}/evaluate.py",
         f"{package}/sweep.py",
         "tests/conftest.py",
         "tests/test_agents.py",
     }
     if answers["license"] != "none":
         files.add("LICENSE")
-    if answers["notebooks"]:
-        files.add("notebooks/quickstart.ipynb")
+    kind = notebooks_kind(answers["notebooks"])
+    if kind == "jupyter":
+        files |= {"notebooks/quickstart.ipynb", "tests/test_notebooks.py"}
+    elif kind == "nbdev":
+        exported = f"{package}/exported"
+        files |= {
+            "nbs/00_shaping.ipynb",
+            f"{exported}/__init__.py",
+            f"{exported}/shaping.py",
+            "tests/test_nbdev.py",
+        }
     if answers["ci"] == "github":
         files.add(".github/workflows/ci.yml")
     for agent in AGENTS_OF[answers["example_agent"]]:

@@ -1,7 +1,7 @@
 """Bake the defaults and a pairwise-covering set of option combinations; check each project.
 
 For every bake: the exact set of files, nothing left unrendered, the git repository, the
-metadata files (pyproject.toml, .cruft.json, LICENSE, notebook, CI, pre-commit), and the
+metadata files (pyproject.toml, .cruft.json, LICENSE, notebooks, CI, pre-commit), and the
 project's own static gates: ``ruff check``, ``ruff format --check`` and ``mypy`` (strict),
 sharing one mypy cache per Python floor so torch's stubs are analysed once.
 """
@@ -19,10 +19,23 @@ from typing import Any
 import pytest
 import tomllib
 import yaml
-from helpers import AGENTS_OF, CACHE, REPO, bake, choice_options, expected_files, pairwise, project_files, run
+from helpers import (
+    AGENTS_OF,
+    CACHE,
+    REPO,
+    bake,
+    choice_options,
+    expected_files,
+    load_module,
+    notebooks_kind,
+    pairwise,
+    project_files,
+    run,
+)
 from packaging.requirements import Requirement
 
 OPTIONS = choice_options()
+pre_gen = load_module(REPO / "hooks" / "pre_gen_project.py", "template_pre_gen_project")
 DEFAULTS = json.loads((REPO / "cookiecutter.json").read_text(encoding="utf-8"))
 COMBINATIONS: dict[str, dict[str, Any]] = {"defaults": {}}
 COMBINATIONS.update({f"pairwise-{i:02d}": row for i, row in enumerate(pairwise(OPTIONS))})
@@ -106,9 +119,11 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
         assert meta["license"] == answers["license"]
         assert meta["license-files"] == ["LICENSE"]
     requirements = {req.name: req for req in map(Requirement, meta["dependencies"])}
-    # Every project has the train and sweep commands (rlcore.runs reads the flags with tyro); the
+    # Every project has the train and sweep commands (rlcore.runs reads the flags with tyro) and
+    # records videos (--capture-video: rlcore's video extra, and pygame for classic control); the
     # example agents' runs plot their learning curves (rlcore's plot extra).
-    assert set(requirements) == {"rlcore", "torch", "gymnasium", "numpy", "tyro"}
+    video = {"moviepy", "imageio-ffmpeg", "pygame"}
+    assert set(requirements) == {"rlcore", "torch", "gymnasium", "numpy", "tyro"} | video
     has_agent = answers["example_agent"] != "none"
     expected_extras = (set() if answers["logger"] == "csv" else {answers["logger"]}) | (
         {"plot"} if has_agent else set()
@@ -119,10 +134,34 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
     assert str(requirements["torch"].specifier) == ">=2.4"
     for requirement in requirements.values():
         assert all(spec.operator not in ("==", "===", "~=") for spec in requirement.specifier)
-    dev = {Requirement(r).name for r in meta["optional-dependencies"]["dev"]}
-    assert dev == {"pytest", "pre-commit", "ruff", "mypy"}
-    assert set(meta["optional-dependencies"]) == {"dev", "sweep"}
-    assert {Requirement(r).name for r in meta["optional-dependencies"]["sweep"]} == {"ray"}
+    extras = {
+        name: {Requirement(r).name for r in reqs} for name, reqs in meta["optional-dependencies"].items()
+    }
+    # The notebooks' tests run with the dev extra alone; Jupyter itself is the notebooks extra.
+    kind = notebooks_kind(answers["notebooks"])
+    notebook_dev = {"jupyter": {"nbclient", "ipykernel"}, "nbdev": {"nbdev"}, "none": set()}[kind]
+    if kind == "jupyter" and not has_agent:
+        notebook_dev.add("matplotlib")  # the quickstart's learning curve, without rlcore[plot]
+    assert extras["dev"] == {"pytest", "pre-commit", "ruff", "mypy"} | notebook_dev
+    assert extras["sweep"] == {"ray"}
+    if kind == "none":
+        assert set(extras) == {"dev", "sweep"}
+    else:
+        assert set(extras) == {"dev", "sweep", "notebooks"}
+        assert {"jupyter", "ipykernel"} <= extras["notebooks"]
+    # Every requirement is a reserved name: a project named like one would shadow or replace it.
+    declared = {re.sub(r"[-_.]+", "-", name).lower() for reqs in extras.values() for name in reqs}
+    assert declared <= set(pre_gen.DEPENDENCY_MODULES)
+    nbdev_settings = pyproject["tool"].get("nbdev")
+    if kind == "nbdev":
+        assert nbdev_settings == {
+            "lib_path": f"src/{answers['package_name']}/exported",
+            "nbs_path": "nbs",
+            "put_version_in_init": False,
+            "update_pyproject": False,
+        }
+    else:
+        assert nbdev_settings is None
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
     assert pyproject["tool"]["mypy"]["strict"] is True
     assert pyproject["tool"]["mypy"]["python_version"] == answers["python_version"]
@@ -187,6 +226,8 @@ def test_cruft_json_records_the_template(bakes: dict[str, tuple[dict[str, Any], 
     assert state["skip"] == []
     context = state["context"]["cookiecutter"]
     assert {key: context[key] for key in answers} == answers
+    # What the template made of the answer notebooks: a later `cruft update` renders it again.
+    assert context["__notebooks_kind"] == notebooks_kind(answers["notebooks"])
     assert context["_template"] == str(REPO)
     assert context["_commit"] == head
     assert not {"_output_dir", "_repo_dir", "_checkout"} & set(context)
@@ -214,26 +255,37 @@ def test_license_text(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) 
 
 
 @ids
-def test_notebook_is_nbformat_4(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -> None:
+def test_notebooks_are_nbformat_4_without_outputs(
+    bakes: dict[str, tuple[dict[str, Any], Path]], name: str
+) -> None:
     answers, project = bakes[name]
-    if not answers["notebooks"]:
-        return
-    notebook = json.loads((project / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8"))
-    # The required fields of nbformat 4.5's JSON schema.
-    assert (notebook["nbformat"], notebook["nbformat_minor"]) == (4, 5)
-    assert isinstance(notebook["metadata"], dict)
-    ids_seen = set()
-    for cell in notebook["cells"]:
-        assert cell["cell_type"] in ("markdown", "code")
-        assert isinstance(cell["metadata"], dict)
-        assert re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", cell["id"]) and cell["id"] not in ids_seen
-        ids_seen.add(cell["id"])
-        assert all(isinstance(line, str) for line in cell["source"])
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None
-            compile("".join(cell["source"]), cell["id"], "exec")
-    code = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
-    assert f"from {answers['package_name']}." in code
+    paths = sorted(path.relative_to(project).as_posix() for path in project.rglob("*.ipynb"))
+    kind = notebooks_kind(answers["notebooks"])
+    assert (
+        paths
+        == {"jupyter": ["notebooks/quickstart.ipynb"], "nbdev": ["nbs/00_shaping.ipynb"], "none": []}[kind]
+    )
+    for path in paths:
+        notebook = json.loads((project / path).read_text(encoding="utf-8"))
+        # The required fields of nbformat 4.5's JSON schema.
+        assert (notebook["nbformat"], notebook["nbformat_minor"]) == (4, 5)
+        assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+        ids_seen = set()
+        for cell in notebook["cells"]:
+            assert cell["cell_type"] in ("markdown", "code")
+            assert isinstance(cell["metadata"], dict)
+            assert re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", cell["id"]) and cell["id"] not in ids_seen
+            ids_seen.add(cell["id"])
+            assert all(isinstance(line, str) for line in cell["source"])
+            if cell["cell_type"] == "code":
+                # As the nbstripout hook leaves them.
+                assert cell["outputs"] == [] and cell["execution_count"] is None
+        code = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+        if kind == "jupyter":
+            assert f"from {answers['package_name']}.agents import AGENTS" in code
+            assert "%autoreload 2" in code and "capture_video=True" in code
+        else:
+            assert code.startswith("#| default_exp shaping") and "#| export" in code
 
 
 @ids
@@ -255,7 +307,7 @@ def test_ci_workflow(bakes: dict[str, tuple[dict[str, Any], Path]], name: str) -
 def test_pre_commit_config_installs_from_pypi_alone(
     bakes: dict[str, tuple[dict[str, Any], Path]], name: str
 ) -> None:
-    _, project = bakes[name]
+    answers, project = bakes[name]
     config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
     assert {repo["repo"] for repo in config["repos"]} <= {"local", "meta"}
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
@@ -269,6 +321,20 @@ def test_pre_commit_config_installs_from_pypi_alone(
     assert hooks["no-rej-files"]["language"] == "fail"
     assert re.search(hooks["no-rej-files"]["files"], "src/pkg/envs.py.rej")
     assert hooks["mypy"]["language"] == "system"
+    kind = notebooks_kind(answers["notebooks"])
+    notebook_hooks = {"nbstripout", "nbdev-export"} & set(hooks)
+    assert (
+        notebook_hooks
+        == {"jupyter": {"nbstripout"}, "nbdev": {"nbstripout", "nbdev-export"}, "none": set()}[kind]
+    )
+    for hook in notebook_hooks:
+        assert hooks[hook]["language"] == "python"
+    if "nbstripout" in hooks:
+        assert hooks["nbstripout"]["additional_dependencies"] == ["nbstripout==0.9.1"]
+        assert hooks["nbstripout"]["types"] == ["jupyter"]
+    if "nbdev-export" in hooks:
+        assert hooks["nbdev-export"]["additional_dependencies"][0] == "nbdev==3.3.26"
+        assert f"src/{answers['package_name']}/exported" in hooks["nbdev-export"]["entry"]
     ruff_pins = {
         d for h in hooks.values() for d in h.get("additional_dependencies", []) if d.startswith("ruff")
     }

@@ -6,9 +6,10 @@ agents with rlcore from a package index (``example_agent=all``; here the checkou
 satisfies the range). (The defaults as they are, PPO with rlcore from an index, are baked,
 installed and tested by ``test_migration_e2e.py``'s last template update.) Each is
 installed editable with its ``dev`` extra into its own overlay venv (this venv stays
-untouched), then: the project's pytest, a run of the train command from an example config
-file, the notebook's code, ``pre-commit run --all-files`` (hook environments cached in
-``.cache/pre-commit``), and a wheel build.
+untouched), then: the project's pytest (which runs the quickstart notebook on a kernel of the
+overlay's python: ``tests/test_notebooks.py``), a run of the train command from an example
+config file, ``pre-commit run --all-files`` (hook environments cached in ``.cache/pre-commit``),
+and a wheel build. (The nbdev notebooks: ``test_notebooks_e2e.py``.)
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def test_project_tests_pass(installed: Installed) -> None:
         "tests/test_agents.py::test_train_command_trains_then_resumes_for_more_steps PASSED" in result.stdout
     )
     assert "tests/test_agents.py::test_sweep_command_sweeps_a_grid_and_summarises_it PASSED" in result.stdout
+    # The quickstart notebook ran, in a copy: it showed its learning curve and a video.
+    assert "tests/test_notebooks.py::test_notebook_runs[quickstart.ipynb] PASSED" in result.stdout
+    assert not (installed.project / "notebooks" / "runs").exists()
     assert "SKIPPED" not in result.stdout
 
 
@@ -85,7 +89,8 @@ def test_train_command_trains_an_agent(installed: Installed) -> None:
     agent = installed.agents[-1]
     run_dir = installed.project / "runs" / "cli"
     args = ["--config", f"configs/{agent}-cartpole.toml", "--run-dir", run_dir, "--no-progress"]
-    args += ["--total-timesteps", "1024", "--eval-every", "0", "--final-eval-episodes", "2"]
+    args += ["--total-timesteps", "1024", "--eval-every", "512", "--final-eval-episodes", "2"]
+    args += ["--capture-video"]
     result = run([installed.python, "-m", f"{installed.package}.train", agent, *args], installed.project)
     assert f"run directory:  {run_dir}" in result.stdout
     record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
@@ -94,15 +99,23 @@ def test_train_command_trains_an_agent(installed: Installed) -> None:
     assert (run_dir / "config.toml").read_text(encoding="utf-8") == (
         installed.project / "configs" / f"{agent}-cartpole.toml"
     ).read_text(encoding="utf-8")
+    # A playable MP4 per evaluation, with what the project installed (no system ffmpeg needed).
+    count = "import imageio_ffmpeg, sys; print(imageio_ffmpeg.count_frames_and_secs(sys.argv[1])[0])"
+    videos = sorted((run_dir / "videos").glob("step_*-episode-0.mp4"))
+    assert len(videos) == 2  # the evaluation at 512 and the final one
+    for video in videos:
+        assert int(run([installed.python, "-c", count, video], installed.project).stdout) >= 2
+    # The evaluate command, on the finished run: its own final evaluation again, and a video.
+    evaluated = run(
+        [installed.python, "-m", f"{installed.package}.evaluate", run_dir, "--video"], installed.project
+    )
+    assert "IQM" in evaluated.stdout
+    step = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))["step"]
+    report = json.loads((run_dir / f"evaluate-{step}.json").read_text(encoding="utf-8"))
+    final = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
+    assert report["episode_returns"] == final["episode_returns"]
+    assert len(report["videos"]) == 1
     shutil.rmtree(installed.project / "runs")
-
-
-def test_notebook_code_runs(installed: Installed) -> None:
-    notebook = json.loads((installed.project / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8"))
-    code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
-    result = run([installed.python, "-c", code], installed.project / "notebooks")
-    assert result.stdout.startswith("final evaluation ")
-    shutil.rmtree(installed.project / "notebooks" / "runs")
 
 
 def test_pre_commit_passes_on_all_files(installed: Installed) -> None:

@@ -1,4 +1,5 @@
-"""The post-generation hook: data-driven pruning, git initialisation, the recorded template."""
+"""The hooks: data-driven pruning, git initialisation, the recorded template, and the answer
+``notebooks`` (a kind, or a value of the former yes/no question) checked and mapped to its files."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from cookiecutter.exceptions import FailedHookException
 from helpers import REPO, bake, copy_template, expected_files, load_module, project_files, run
 
 post_gen = load_module(REPO / "hooks" / "post_gen_project.py", "template_post_gen_project")
+pre_gen = load_module(REPO / "hooks" / "pre_gen_project.py", "template_pre_gen_project")
 TEMPLATE_TREE = REPO / "{{cookiecutter.project_slug}}"
 
 AGENT_PATHS = {
@@ -18,19 +21,24 @@ AGENT_PATHS = {
         "ppo": ("src/pkg/agents/dqn.py", "tests/test_dqn.py"),
         "dqn": ("src/pkg/agents/ppo.py", "tests/test_ppo.py"),
     },
-    "notebooks": {"false": ("notebooks",)},
+    "__notebooks_kind": {"none": ("notebooks",), "nbdev": ("notebooks/quickstart.ipynb",)},
+    # A yes/no answer is looked up as "true" / "false".
+    "init_git": {"false": (".git",)},
 }
 
 
 @pytest.mark.parametrize(
     ("answers", "expected"),
     [
-        ({"example_agent": "none", "notebooks": True}, ["src/pkg/agents"]),
+        ({"example_agent": "none", "__notebooks_kind": "jupyter", "init_git": True}, ["src/pkg/agents"]),
         (
-            {"example_agent": "ppo", "notebooks": False},
-            ["notebooks", "src/pkg/agents/dqn.py", "tests/test_dqn.py"],
+            {"example_agent": "ppo", "__notebooks_kind": "none", "init_git": False},
+            [".git", "notebooks", "src/pkg/agents/dqn.py", "tests/test_dqn.py"],
         ),
-        ({"example_agent": "dqn", "notebooks": True}, ["src/pkg/agents/ppo.py", "tests/test_ppo.py"]),
+        (
+            {"example_agent": "dqn", "__notebooks_kind": "nbdev", "init_git": True},
+            ["notebooks/quickstart.ipynb", "src/pkg/agents/ppo.py", "tests/test_ppo.py"],
+        ),
     ],
 )
 def test_paths_to_prune_follow_the_mapping(answers: dict[str, object], expected: list[str]) -> None:
@@ -57,6 +65,63 @@ def test_every_pruned_path_exists_in_the_template() -> None:
             for relative in paths:
                 # Spelled like the template's folders, e.g. src/{{cookiecutter.package_name}}/...
                 assert (TEMPLATE_TREE / relative).exists(), f"{key}: {relative} is not in the template"
+
+
+# The answer notebooks, and the kind the template makes of it: a kind (any case, any spaces
+# around it), or a value of the former yes/no question as cookiecutter read it, which projects
+# made before the three kinds store in .cruft.json (JSON true / false, or the text given).
+NOTEBOOK_ANSWERS = [
+    ("jupyter", "jupyter"),
+    ("nbdev", "nbdev"),
+    ("none", "none"),
+    (" NBdev ", "nbdev"),
+    (True, "jupyter"),
+    (False, "none"),
+    ("yes", "jupyter"),
+    ("y", "jupyter"),
+    ("1", "jupyter"),
+    ("on", "jupyter"),
+    ("no", "none"),
+    ("false", "none"),
+    ("0", "none"),
+    ("off", "none"),
+]
+
+
+@pytest.mark.parametrize(("answer", "kind"), NOTEBOOK_ANSWERS, ids=[repr(a) for a, _ in NOTEBOOK_ANSWERS])
+def test_a_notebooks_answer_bakes_the_files_of_its_kind(tmp_path: Path, answer: object, kind: str) -> None:
+    project = bake(REPO, tmp_path, notebooks=answer, example_agent="none", init_git=False)
+    answers = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))["context"]["cookiecutter"]
+    assert answers["notebooks"] == answer
+    assert answers["__notebooks_kind"] == kind
+    assert project_files(project) == expected_files(answers)
+    assert (project / "notebooks").is_dir() == (kind == "jupyter")
+    assert (project / "nbs").is_dir() == (kind == "nbdev")
+
+
+@pytest.mark.parametrize("answer", ["maybe", "lab", "jupyterlab", "2", ""])
+def test_any_other_notebooks_answer_is_rejected_before_any_file_is_written(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], answer: str
+) -> None:
+    output = tmp_path / "out"
+    with pytest.raises(FailedHookException):
+        bake(REPO, output, notebooks=answer, init_git=False)
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("ERROR: notebooks")]
+    assert errors == [
+        f"ERROR: notebooks {answer!r} is not a kind of notebooks: expected 'jupyter' (a quickstart "
+        f"notebook that pytest runs), 'nbdev' (notebooks that are a module and its tests) or 'none' "
+        f"(the former yes/no answers still work: yes for jupyter, no for none)"
+    ]
+    assert not output.exists() or list(output.iterdir()) == []
+
+
+def test_check_notebooks_accepts_the_kinds_alone() -> None:
+    for kind in ("jupyter", "nbdev", "none"):
+        assert pre_gen.check_notebooks(kind.upper(), kind) is None
+    assert pre_gen.NOTEBOOK_KINDS == ("jupyter", "nbdev", "none")
+    message = pre_gen.check_notebooks("x" * 60, "x" * 60)
+    assert message is not None and message.startswith(f"notebooks {'x' * 40!r}... is not a kind of notebooks")
+    assert pre_gen.check_notebooks(None, None) is not None
 
 
 def test_init_git_sets_a_local_identity_when_none_is_configured(

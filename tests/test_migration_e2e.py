@@ -44,6 +44,7 @@ PATCH = f"{CURRENT.major}.{CURRENT.minor}.{CURRENT.micro + 1}"
 ANSWERS = {
     "project_name": "Lab",
     "example_agent": "ppo",
+    # The old template's yes/no question: the new template reads a stored false as notebooks=none.
     "notebooks": False,
     "ci": "none",
     "logger": "csv",
@@ -174,6 +175,9 @@ def test_a_0_1_project_takes_rlcore_0_2_then_the_new_template_then_a_patch(tmp_p
     for gone in ("runs.py", "config.py", "envs.py", "../../configs/default.toml"):
         assert not (package / gone).exists(), f"{gone} is still in the project"
     assert (package / "agents.py").is_file()
+    assert not (project / "notebooks").exists() and not (project / "nbs").exists()
+    stored = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))["context"]["cookiecutter"]
+    assert (stored["notebooks"], stored["__notebooks_kind"]) == (False, "none")
     sweep = (package / "sweep.py").read_text()
     assert "rlcore.sweep" in sweep and len(sweep.splitlines()) < 40
     assert "<<<<<<<" not in pyproject.read_text()

@@ -24,9 +24,10 @@ HOSTILE = {
 }
 
 
-@pytest.fixture(scope="module")
-def hostile_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bake(REPO, tmp_path_factory.mktemp("hostile"), **HOSTILE)
+@pytest.fixture(scope="module", params=["jupyter", "nbdev"])
+def hostile_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hostile answers, baked with each kind of notebooks (the two render different files)."""
+    return bake(REPO, tmp_path_factory.mktemp("hostile"), notebooks=request.param, **HOSTILE)
 
 
 def test_hostile_answers_keep_derived_names_valid(hostile_project: Path) -> None:
@@ -51,8 +52,12 @@ def test_python_files_compile(hostile_project: Path) -> None:
 
 
 def test_json_files_parse(hostile_project: Path) -> None:
-    notebook = json.loads((hostile_project / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8"))
-    assert notebook["cells"][0]["source"][0] == f"# {HOSTILE['project_name']}: quickstart\n"
+    notebooks = sorted(hostile_project.rglob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        if path.name == "quickstart.ipynb":
+            assert notebook["cells"][0]["source"][0] == f"# {HOSTILE['project_name']}: quickstart\n"
     state = json.loads((hostile_project / ".cruft.json").read_text(encoding="utf-8"))
     assert {key: state["context"]["cookiecutter"][key] for key in HOSTILE} == HOSTILE
 

@@ -320,7 +320,7 @@ def release_next_template(release: Path, next_rlcore: Path) -> str:
 @pytest.mark.slow
 def test_upgrade_story(tmp_path: Path) -> None:
     # 1. Two baked projects on the current rlcore, each using a name the next release touches.
-    common = {"example_agent": "none", "notebooks": False, "ci": "none", "logger": "csv", "init_git": True}
+    common = {"example_agent": "none", "notebooks": "none", "ci": "none", "logger": "csv", "init_git": True}
     alpha = bake_fresh(REPO, tmp_path / "work", project_name="Alpha", rlcore_source="index", **common)
     release = release_repo(tmp_path / "template")
     beta = bake_fresh(release, tmp_path / "work", project_name="Beta", rlcore_source="git", **common)
