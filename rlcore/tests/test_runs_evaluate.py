@@ -161,6 +161,16 @@ def test_evaluate_records_videos_beside_the_runs_own(finished: Path, tmp_path: P
     assert frames == [length + 1 for length in lengths]
 
 
+def test_videos_are_never_written_through_a_link_out_of_the_run(finished: Path, tmp_path: Path) -> None:
+    run_dir = copy_run(finished, tmp_path / "run")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (run_dir / "videos").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError, match=r"videos' must be a folder of the run directory, not a link"):
+        evaluate_run(REGISTRY, run_dir, episodes=1, video=True)
+    assert not list(outside.iterdir())
+
+
 def test_the_command_prints_the_statistics_and_names_what_is_wrong(
     finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

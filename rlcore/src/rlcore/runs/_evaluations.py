@@ -128,19 +128,25 @@ def record_videos(
 
     The files are ``run_dir/videos/<prefix>-episode-<k>.mp4``, ``prefix`` by default
     ``step_<step>`` (zero-padded to 9 digits; an episode of ``L`` steps is
-    ``L + 1`` frames); the episodes are seeded as the evaluation envs' first sub-env is
+    ``L + 1`` frames; a ``videos`` that is a link or a file is refused); the episodes are seeded as the evaluation envs' first sub-env is
     (the ``"eval"`` stream of ``seed``), so the first video shows an evaluated episode. With a
     ``logger``, each file is logged at ``step`` under :data:`VIDEO_KEY` (``eval/video_<k>``
     for the later ones): TensorBoard and W&B show it.
     """
     check_video_support(env.render_mode, "capture_video")
+    folder = run_dir / VIDEO_DIR
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        # A run directory is untrusted input: nothing is written through a link out of it.
+        raise ValueError(
+            f"capture_video: {str(folder)!r} must be a folder of the run directory, not a link or a file"
+        )
     prefix = f"step_{step:09d}" if prefix is None else prefix
 
     def act(obs: np.ndarray) -> Any:
         return policy(np.asarray(obs)[None])[0]
 
-    evaluate(act, env, episodes, seed=seed, video_folder=run_dir / VIDEO_DIR, video_name_prefix=prefix)
-    paths = [run_dir / VIDEO_DIR / f"{prefix}-episode-{k}.mp4" for k in range(episodes)]
+    evaluate(act, env, episodes, seed=seed, video_folder=folder, video_name_prefix=prefix)
+    paths = [folder / f"{prefix}-episode-{k}.mp4" for k in range(episodes)]
     if logger is not None:
         for k, path in enumerate(paths):
             logger.write_video(VIDEO_KEY if k == 0 else f"{VIDEO_KEY}_{k}", path, step)
