@@ -9,9 +9,10 @@ record the same seeded episodes of a fixed policy through ``rlcore.evaluation.ev
   which writes every frame with imageio-ffmpeg (x264's ``veryfast`` preset).
 
 Prints, per env: seconds per episode (median over repeats, ``time.perf_counter``), the part of
-it that is stepping and rendering alone (no recording), frames per episode that each writer
-left in the file (counted by ffmpeg; an episode of ``L`` steps renders ``L + 1``), bytes per
-file, and the ratios rlcore / Gymnasium.
+it that is stepping and rendering alone (no recording), the peak memory Python allocated while
+recording (``tracemalloc``, which sees NumPy's frames; ffmpeg's own process is not counted),
+frames per episode that each writer left in the file (counted by ffmpeg; an episode of ``L``
+steps renders ``L + 1``), bytes per file, and the ratios rlcore / Gymnasium.
 
     python benchmarks/bench_video.py            # about a minute
     python benchmarks/bench_video.py --quick    # a smoke run
@@ -24,6 +25,7 @@ import platform
 import statistics
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -86,27 +88,37 @@ def main() -> None:
     args = parser.parse_args()
     repeats, episodes = (1, 1) if args.quick else (5, 2)
     check_video_support("rgb_array", "bench_video")  # headless SDL
-    print("| env | writer | s / episode | of which env + render | frames / file (steps + 1) | KB / file |")
-    print("| --- | --- | ---: | ---: | --- | ---: |")
+    print(
+        "| env | writer | s / episode | of which env + render | peak MiB | frames / file (steps + 1) | KB / file |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | --- | ---: |")
     for env_id in POLICIES:
         lengths = evaluate(POLICIES[env_id], gym.make(env_id), episodes, seed=0).episode_lengths.tolist()
         results: dict[str | None, tuple[float, list[int], list[int]]] = {}
+        peaks: dict[str | None, float] = {}
         for writer in (None, "gymnasium", "rlcore"):
             runs = []
             for _ in range(repeats):
                 with tempfile.TemporaryDirectory() as tmp:
                     runs.append(timed(env_id, writer, Path(tmp), episodes))
+            with tempfile.TemporaryDirectory() as tmp:  # one more, for the memory alone
+                tracemalloc.start()
+                timed(env_id, writer, Path(tmp), 1)
+                peaks[writer] = tracemalloc.get_traced_memory()[1] / 2**20
+                tracemalloc.stop()
             results[writer] = (statistics.median(r[0] for r in runs), runs[0][1], runs[0][2])
         base = results[None][0]
         for writer in ("gymnasium", "rlcore"):
             seconds, frames, sizes = results[writer]
             print(
-                f"| {env_id} | {writer} | {seconds:.3f} | {base:.3f} | {frames} ({[n + 1 for n in lengths]}) "
+                f"| {env_id} | {writer} | {seconds:.3f} | {base:.3f} | {peaks[writer]:.0f} "
+                f"| {frames} ({[n + 1 for n in lengths]}) "
                 f"| {np.mean(sizes) / 1024:.0f} |"
             )
         ratio = results["rlcore"][0] / results["gymnasium"][0]
         size_ratio = np.mean(results["rlcore"][2]) / np.mean(results["gymnasium"][2])
-        print(f"| {env_id} | rlcore / Gymnasium | {ratio:.2f}x | | | {size_ratio:.2f}x |")
+        memory = peaks["rlcore"] / peaks["gymnasium"]
+        print(f"| {env_id} | rlcore / Gymnasium | {ratio:.2f}x | | {memory:.2f}x | | {size_ratio:.2f}x |")
     print(f"\n(python {platform.python_version()}, {repeats} repeats of {episodes} episodes, medians)")
 
 

@@ -6,7 +6,7 @@ Private: :func:`rlcore.evaluation.evaluate` (``video_folder=``) and :mod:`rlcore
 Gymnasium's ``RecordVideo`` hands its frames to moviepy 2, whose ``write_videofile`` drops the
 last frame of some clips (it steps through ``arange(0, n / fps, 1 / fps)``, and rounding leaves
 200 frames of 201 at 30 fps, 499 of 500 at 50). :class:`RecordVideo` keeps the wrapper (when
-to record, the file names, the frames it renders) and writes the frames itself with
+to record, the file names, the frames it renders) and streams the frames itself to
 imageio-ffmpeg, the ffmpeg binary that moviepy installs (no system ffmpeg): an episode of ``L``
 steps is ``L + 1`` frames, its first observation's and one after each step.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import RecordVideo as GymnasiumRecordVideo
 
-__all__ = ["INSTALL_HINT", "RecordVideo", "check_video_support"]
+__all__ = ["INSTALL_HINT", "Mp4Writer", "RecordVideo", "check_video_support"]
 
 INSTALL_HINT = "pip install 'rlcore[video]' (moviepy and imageio-ffmpeg)"
 
@@ -51,11 +51,15 @@ def check_video_support(render_mode: object, where: str) -> None:
 
 
 class RecordVideo(GymnasiumRecordVideo):  # type: ignore[misc]
-    """Gymnasium's ``RecordVideo`` (same arguments), writing every recorded frame to the MP4.
+    """Gymnasium's ``RecordVideo`` (same arguments), streaming every frame to the MP4 as it renders.
 
-    The file appears whole or not at all: it is written under a temporary name and renamed. The
-    video is H.264 in yuv420p (what browsers, W&B and notebooks play); a frame of odd width or
-    height is padded by one row or column, as the format needs even sizes.
+    Gymnasium's keeps an episode's frames in memory until it ends (a 500-step CartPole episode
+    is 360 MB of frames) and then encodes them; here each frame goes to ffmpeg as it is
+    rendered, so memory holds one frame and ffmpeg (its own process) encodes while the episode
+    runs. The file appears whole or not at all: it is written under a temporary name and
+    renamed when the recording stops. The video is H.264 in yuv420p (what browsers, W&B and
+    notebooks play); a frame of odd width or height is padded by one row or column, as the
+    format needs even sizes.
     """
 
     def __init__(
@@ -75,45 +79,75 @@ class RecordVideo(GymnasiumRecordVideo):  # type: ignore[misc]
                 name_prefix=name_prefix,
                 disable_logger=True,
             )
+        self._writer: Mp4Writer | None = None
+
+    def _capture_frame(self) -> None:
+        super()._capture_frame()  # type: ignore[no-untyped-call]
+        self._drain()
+
+    def _drain(self) -> None:
+        """Send the frames Gymnasium's wrapper collected to the file being written."""
+        if not self.recorded_frames:
+            return
+        if self._writer is None:
+            path = Path(self.video_folder) / f"{self._video_name}.mp4"
+            self._writer = Mp4Writer(path, self.recorded_frames[0], self.frames_per_sec)
+        for frame in self.recorded_frames:
+            self._writer.send(frame)
+        self.recorded_frames = []
 
     def stop_recording(self) -> None:
-        """Write the recorded frames to ``<video_folder>/<name>.mp4`` and stop recording."""
-        frames, name = self.recorded_frames, self._video_name
-        self.recorded_frames = []
-        self.recording = False
-        self._video_name = None
-        if frames:
-            write_mp4(Path(self.video_folder) / f"{name}.mp4", frames, self.frames_per_sec)
+        """Finish ``<video_folder>/<name>.mp4`` and stop recording."""
+        try:
+            self._drain()
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            if self._writer is not None:
+                self._writer.abort()  # nothing left after a close; a partial file after an error
+            self._writer = None
+            self.recorded_frames = []
+            self.recording = False
+            self._video_name = None
 
 
-def write_mp4(path: Path, frames: Sequence[Any], fps: float) -> None:
-    """Encode ``frames`` (``(H, W, 3)`` uint8 each) to ``path``, all of them, atomically."""
-    import imageio_ffmpeg
+class Mp4Writer:
+    """Frames (``(H, W, 3)`` uint8 each, all of the first one's size) to ``path``, atomically."""
 
-    first = np.asarray(frames[0])
-    height, width = first.shape[0] + first.shape[0] % 2, first.shape[1] + first.shape[1] % 2
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")
-    writer = imageio_ffmpeg.write_frames(
-        str(partial),
-        (width, height),
-        fps=float(fps),
-        codec="libx264",
-        pix_fmt_out="yuv420p",
-        macro_block_size=1,
-        ffmpeg_log_level="error",
-        # A fifth faster than x264's default preset, and smaller files (measured on CartPole).
-        output_params=["-preset", "veryfast"],
-    )
-    try:
-        writer.send(None)  # start ffmpeg
-        for frame in frames:
-            image = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3])
-            if image.shape[:2] != (height, width):
-                pad = ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0))
-                image = np.pad(image, pad, mode="edge")
-            writer.send(image)
-        writer.close()
-        os.replace(partial, path)
-    finally:
-        writer.close()
-        partial.unlink(missing_ok=True)
+    def __init__(self, path: Path, first: Any, fps: float) -> None:
+        import imageio_ffmpeg
+
+        shape = np.asarray(first).shape
+        self.path = path
+        self.size = (shape[0] + shape[0] % 2, shape[1] + shape[1] % 2)  # (height, width), even
+        self.partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")
+        self._ffmpeg: Any = imageio_ffmpeg.write_frames(
+            str(self.partial),
+            (self.size[1], self.size[0]),
+            fps=float(fps),
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+            # A fifth faster than x264's default preset, and smaller files (measured on CartPole).
+            output_params=["-preset", "veryfast"],
+        )
+        self._ffmpeg.send(None)  # start ffmpeg
+
+    def send(self, frame: Any) -> None:
+        image = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3])
+        height, width = self.size
+        if image.shape[:2] != self.size:
+            pad = ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0))
+            image = np.pad(image, pad, mode="edge")
+        self._ffmpeg.send(image)
+
+    def close(self) -> None:
+        """Wait for ffmpeg to finish the file, then give it its name."""
+        self._ffmpeg.close()
+        os.replace(self.partial, self.path)
+
+    def abort(self) -> None:
+        """Stop ffmpeg and delete the unfinished file (nothing to do after :meth:`close`)."""
+        self._ffmpeg.close()
+        self.partial.unlink(missing_ok=True)
