@@ -97,6 +97,7 @@ def evaluate_run(
     torch_device = check_device(device)
     path = _checkpoint(run_dir, checkpoint_at)
     metadata = checkpoint.verify(path)
+    step = checkpoint_step(path)
     saved = metadata.get("objects")
     # Checkpoints of rlcore 0.2 do not list their objects: the config's flag says it then.
     normalized = (
@@ -130,16 +131,15 @@ def evaluate_run(
                     act,
                     recorder,
                     run_dir,
-                    checkpoint_step(path),
+                    step,
                     episodes=_at_least_one(count, "video_episodes"),
                     seed=seed,
-                    prefix=f"evaluate-step_{checkpoint_step(path):09d}",
+                    prefix=f"evaluate-step_{step:09d}",
                 )
             finally:
                 recorder.close()
     finally:
         envs.close()
-    step = checkpoint_step(path)
     report = {
         "run_dir": str(run_dir),
         "algo": algo,
