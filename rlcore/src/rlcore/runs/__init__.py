@@ -26,9 +26,9 @@ from rlcore._rundir import (
 )
 from rlcore.runs._agents import Agent, Registry
 from rlcore.runs._cli import PRECEDENCE, build_config, train_main
-from rlcore.runs._config import RunConfig, config_for_env
+from rlcore.runs._config import EnvWrapper, RunConfig, config_for_env
 from rlcore.runs._config_files import read_config_file, saved_config
-from rlcore.runs._envs import check_device, check_env_id, make_envs, stateful_wrappers
+from rlcore.runs._envs import check_device, check_env_id, make_envs, per_sub_env, stateful_wrappers
 from rlcore.runs._evaluate import evaluate_main, evaluate_run
 from rlcore.runs._evaluations import (
     TRAIN_CPU_SECONDS_KEY,
@@ -73,6 +73,7 @@ __all__ = [
     "Agent",
     "AtLeast",
     "Between",
+    "EnvWrapper",
     "GreaterThan",
     "NonNegativeFloat",
     "NonNegativeInt",
@@ -102,6 +103,7 @@ __all__ = [
     "git_commit",
     "latest_checkpoint",
     "make_envs",
+    "per_sub_env",
     "read_config_file",
     "read_record",
     "run_settings",

@@ -10,9 +10,11 @@ of one experiment into several configurations (``rlcore summarize``, sweeps).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+
+import gymnasium as gym
 
 from rlcore.runs._fields import (
     AtLeast,
@@ -23,9 +25,11 @@ from rlcore.runs._fields import (
     check_names,
 )
 
-__all__ = ["ConfigT", "RunConfig", "config_for_env"]
+__all__ = ["ConfigT", "EnvWrapper", "RunConfig", "config_for_env"]
 
 ConfigT = TypeVar("ConfigT", bound="RunConfig")
+EnvWrapper: TypeAlias = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
+"""A single-env wrapper as :meth:`RunConfig.env_wrappers` lists it: ``wrapper(env) -> env``."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class RunConfig:
     """
 
     env_id: str = "CartPole-v1"
-    """Gymnasium id of the task (``module:Name-v0`` imports ``module`` first)."""
+    """Gymnasium id of the task: a project's own envs register on import (<package>/Name-v0)."""
     seed: NonNegativeInt = 0
     """Base seed of the network, the action sampling, the environments and the buffers."""
     total_timesteps: PositiveInt = 100_000
@@ -84,6 +88,25 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+    def env_wrappers(self) -> tuple[EnvWrapper, ...]:
+        """The wrappers of each sub-env, innermost first; none here, an agent's config adds them.
+
+        :func:`rlcore.runs.make_envs` applies them to every sub-env of the training and the
+        evaluation envs (``gymnasium.make_vec(..., wrappers=...)``, so in every autoreset mode
+        and inside the sub-processes of ``vector_mode="async"``), and so do the env whose
+        episodes are recorded and ``evaluate``: all of them see the observations the agent
+        learned on. Each item is ``wrapper(env) -> env``: a wrapper class, a
+        ``functools.partial`` of one with its arguments (picklable, for async sub-envs), or
+        :func:`rlcore.runs.per_sub_env` of a Gymnasium vector observation wrapper. Make them
+        depend on this config's fields only, so that a run's ``config.json`` rebuilds them::
+
+            def env_wrappers(self) -> tuple[runs.EnvWrapper, ...]:
+                if self.frame_stack == 1:
+                    return ()
+                return (functools.partial(rlcore.wrappers.FrameStack, num_stack=self.frame_stack),)
+        """
+        return ()
 
 
 def config_for_env(

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -74,11 +75,18 @@ from rlcore.seeding import seed_env, seed_everything
 __all__ = ["EPISODIC_LENGTH_KEY", "Policy", "Run", "default_run_dir"]
 
 EPISODIC_LENGTH_KEY = "train/episodic_length"
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
-    """``runs/<algo>-<env_id>/seed<seed>-<YYYYmmdd-HHMMSS>``: one setting's seeds side by side."""
-    name = env_id.replace("/", "_").replace(":", "_")
+    """``runs/<algo>-<env_id>/seed<seed>-<YYYYmmdd-HHMMSS>``: one setting's seeds side by side.
+
+    The env id is spelled with ASCII letters, digits, ``.``, ``-`` and ``_`` alone, every other
+    character (the ``/`` of a namespace, the ``:`` of ``module:Name``) replaced by ``_``:
+    PPO on ``my_project/PointMass-v0`` runs in ``runs/ppo-my_project_PointMass-v0/``, a name that
+    no shell or file system treats specially.
+    """
+    name = _UNSAFE_IN_NAME.sub("_", env_id)
     return Path("runs") / f"{algo}-{name}" / f"seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
