@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
+from gymnasium.wrappers import vector as vector_wrappers
+from rlcore import runs
 from rlcore.evaluation import evaluate
 from rlcore.runs import Registry, evaluate_run
 
@@ -78,6 +80,94 @@ def test_truncation_bootstraps_from_the_real_final_observation(
     np.testing.assert_allclose(q[1].numpy(), 1.0 / (1.0 - gamma), rtol=0.05)
 
 
+def test_stacked_pixel_frames_are_stored_once(tmp_path: Path) -> None:
+    """Images: PixelCatch's 40 x 40 frames, four stacked, each kept once in the replay buffer."""
+    config = AGENT.config_for_env(
+        "rlcore/PixelCatch-v0",
+        total_timesteps=1_024,
+        buffer_size=2_000,
+        learning_starts=256,
+        frame_stack=4,
+        eval_every=0,
+        run_dir=str(tmp_path / "run"),
+        **{**QUIET, "final_eval_episodes": 4},
+    )
+    summary = train(config)
+    buffers = tmp_path / "run" / "checkpoints" / "step_000001024.buffers.pt"
+    buffer = torch.load(buffers, weights_only=True)["objects"]["buffer"]
+    assert "observations" not in buffer
+    frames = [
+        array for array in buffer.values() if torch.is_tensor(array) and array.dtype == torch.uint8
+    ]
+    # About one frame per step (and one per episode start), not 2 * 4 per transition.
+    assert sum(array.numel() for array in frames) <= 2 * config.buffer_size * 40 * 40
+    assert buffer["frames_pushed"] >= 1_024
+    report = evaluate_run(Registry(AGENT), tmp_path / "run")
+    assert report["episode_returns"] == summary["episode_returns"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelsFirst(DQNConfig):
+    """PixelCatch's (40, 40, 1) frames as (1, 40, 40), by Gymnasium's vector wrapper's twin."""
+
+    def env_wrappers(self) -> tuple[runs.EnvWrapper, ...]:
+        reshape = runs.per_sub_env(vector_wrappers.ReshapeObservation, shape=(1, 40, 40))
+        return (reshape, *super().env_wrappers())
+
+
+@dataclasses.dataclass(frozen=True)
+class Reshaped(DQNConfig):
+    """CartPole's observations as (2, 2) arrays, by Gymnasium's vector wrapper's twin."""
+
+    def env_wrappers(self) -> tuple[runs.EnvWrapper, ...]:
+        return (runs.per_sub_env(vector_wrappers.ReshapeObservation, shape=(2, 2)),)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "wrapped", "changes"),
+    [
+        (
+            "CartPole-v1",
+            Reshaped,
+            {
+                "total_timesteps": 2_000,
+                "learning_starts": 500,
+                "train_freq": 16,
+                "gradient_steps": 4,
+            },
+        ),
+        (
+            "rlcore/PixelCatch-v0",
+            ChannelsFirst,
+            {
+                "total_timesteps": 600,
+                "buffer_size": 1_000,
+                "learning_starts": 300,
+                "frame_stack": 2,
+            },
+        ),
+    ],
+)
+def test_a_gymnasium_vector_observation_wrapper_on_each_sub_env(
+    tmp_path: Path, env_id: str, wrapped: type[DQNConfig], changes: dict[str, Any]
+) -> None:
+    """The same numbers in another layout: (2, 2) flattened, (1, H, W) for (H, W, 1) frames.
+
+    The runs learn from exactly the same inputs, so they are the same run, bit for bit, in the
+    same-step autoreset the agent needs (Gymnasium's vector wrapper itself refuses it).
+    """
+    plain = AGENT.config_for_env(env_id, eval_every=0, **changes, **QUIET)
+    base = dataclasses.asdict(plain)
+    summaries = [
+        train(config_type(**{**base, "run_dir": str(tmp_path / name)}))
+        for name, config_type in (("plain", DQNConfig), ("wrapped", wrapped))
+    ]
+    assert summaries[0]["episode_returns"] == summaries[1]["episode_returns"]
+    wrapped_agent = dataclasses.replace(AGENT, config_type=wrapped)
+    report = evaluate_run(Registry(wrapped_agent), tmp_path / "wrapped")
+    assert report["episode_returns"] == summaries[1]["episode_returns"]
+
+
 def test_a_periodic_checkpoint_cuts_episodes_as_truncations(tmp_path: Path) -> None:
     """The episodes restarted after a checkpoint end in the buffer as truncated, not run on."""
     config = AGENT.config_for_env(
@@ -132,9 +222,28 @@ def test_q_network_shapes_and_spaces() -> None:
     with pytest.raises(TypeError, match=r"QNetwork needs a Discrete action space, got Box"):
         QNetwork(spaces.Box(-1.0, 1.0, (4,), np.float32), spaces.Box(-1.0, 1.0, (1,)), (8,))
     with pytest.raises(
-        TypeError, match=r"QNetwork needs a 1-D Box observation space, got Discrete\(4\)"
+        TypeError, match=r"QNetwork needs a Box observation space, got Discrete\(4\)"
     ):
         QNetwork(spaces.Discrete(4), spaces.Discrete(2), (8,))
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "encoder"),
+    [
+        ((2, 3), np.float32, "Flatten"),
+        ((40, 40, 3), np.uint8, "ImageEncoder"),
+        ((3, 40, 40), np.uint8, "ImageEncoder"),
+        ((4, 40, 40, 1), np.uint8, "ImageEncoder"),
+    ],
+)
+def test_q_network_takes_vectors_of_any_shape_and_images(
+    shape: tuple[int, ...], dtype: Any, encoder: str
+) -> None:
+    space = spaces.Box(0, 255 if dtype == np.uint8 else 1, shape, dtype)
+    q_network = QNetwork(space, spaces.Discrete(3), (8, 8))
+    assert type(q_network.encoder).__name__ == encoder
+    obs = torch.as_tensor(np.stack([space.sample() for _ in range(5)]))
+    assert q_network(obs).shape == (5, 3)
 
 
 # ------------------------------------------------------------------------ config

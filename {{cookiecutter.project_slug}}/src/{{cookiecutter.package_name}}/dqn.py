@@ -1,4 +1,4 @@
-r"""DQN in one file: config, network, training loop (discrete actions).
+r"""DQN in one file: config, network, training loop (discrete actions; vectors or images).
 
 Mnih et al., "Human-level control through deep reinforcement learning", Nature 2015
 (https://doi.org/10.1038/nature14236): an epsilon-greedy behaviour policy fills a replay buffer
@@ -39,6 +39,7 @@ lists every field of :class:`DQNConfig`), or from Python::
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from rlcore import runs
 from rlcore.buffers import ReplayBuffer
-from rlcore.nn import mlp, polyak_update
+from rlcore.nn import ImageEncoder, is_image_space, layer_init, mlp, polyak_update
 from rlcore.schedules import LinearSchedule
+from rlcore.wrappers import FrameStack
 from torch import nn
 from torch.nn import functional as F
 
@@ -59,7 +61,7 @@ __all__ = ["AGENT", "ENV_DEFAULTS", "DQNConfig", "QNetwork", "make_policy", "tra
 # ---------------------------------------------------------------------------------------- config
 @dataclass(frozen=True)
 class DQNConfig(runs.RunConfig):
-    """DQN's hyperparameters (a 1-D Box observation space, Discrete actions).
+    """DQN's hyperparameters (a Box observation space, vectors or images; Discrete actions).
 
     The defaults are Stable-Baselines3's generic DQN defaults plus Double DQN;
     ``AGENT.config_for_env`` (and the command line) first apply the tuned values of
@@ -83,7 +85,8 @@ class DQNConfig(runs.RunConfig):
     exploration_initial_eps: runs.UnitFloat = 1.0  # Epsilon at the start.
     exploration_final_eps: runs.UnitFloat = 0.05  # Epsilon after the decay.
     max_grad_norm: runs.PositiveFloat = 10.0  # Global gradient-norm clipping threshold.
-    hidden_sizes: tuple[int, ...] = (64, 64)  # Hidden layers of the Q-network (a ReLU MLP).
+    hidden_sizes: tuple[int, ...] = (64, 64)  # Hidden layers of the Q-network's MLP (vectors).
+    frame_stack: runs.PositiveInt = 1  # Observations stacked (rlcore.wrappers.FrameStack); 1: none.
     normalize_observation: bool = False  # Normalise observations by running statistics.
 
     def __post_init__(self) -> None:
@@ -97,6 +100,17 @@ class DQNConfig(runs.RunConfig):
             raise ValueError(
                 f"DQNConfig.hidden_sizes must be one or more ints >= 1, got {self.hidden_sizes!r}"
             )
+
+    def env_wrappers(self) -> tuple[runs.EnvWrapper, ...]:
+        """The wrappers of each sub-env (training, evaluation, videos, evaluate): add yours here.
+
+        A Gymnasium vector observation wrapper goes in as its single-env twin, e.g.
+        ``runs.per_sub_env(gymnasium.wrappers.vector.ResizeObservation, shape=(84, 84))``. With
+        image frames stacked here, the replay buffer stores each frame once.
+        """
+        if self.frame_stack == 1:
+            return ()
+        return (functools.partial(FrameStack, num_stack=self.frame_stack),)
 
 
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -125,9 +139,12 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 
 # ----------------------------------------------------------------------------------- network
 class QNetwork(nn.Module):
-    """Q-values of every action: observations ``(B, obs_dim)`` float32 -> ``(B, num_actions)``.
+    """Q-values of every action: observations ``(B, *obs_shape)`` -> ``(B, num_actions)``.
 
-    A ReLU MLP (``rlcore.nn.mlp``, orthogonal initialisation), as SB3's DQN ``MlpPolicy``.
+    Vector observations (float32, flattened): a ReLU MLP (``rlcore.nn.mlp``, orthogonal
+    initialisation), as SB3's DQN ``MlpPolicy``. Images (``rlcore.nn.is_image_space``: uint8,
+    ``(H, W, C)``, ``(C, H, W)`` or stacked frames of them): the Nature DQN, an
+    ``rlcore.nn.ImageEncoder`` (512 features) and a linear layer.
     """
 
     def __init__(
@@ -137,16 +154,24 @@ class QNetwork(nn.Module):
         hidden_sizes: tuple[int, ...],
     ) -> None:
         super().__init__()
-        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
-            raise TypeError(f"QNetwork needs a 1-D Box observation space, got {observation_space}")
+        if not isinstance(observation_space, spaces.Box):
+            raise TypeError(f"QNetwork needs a Box observation space, got {observation_space}")
         if not isinstance(action_space, spaces.Discrete):
             raise TypeError(f"QNetwork needs a Discrete action space, got {action_space}")
         self.num_actions = int(action_space.n)
-        self.q = mlp(observation_space.shape[0], hidden_sizes, self.num_actions, activation=nn.ReLU)
+        self.encoder: nn.Module
+        self.q: nn.Module
+        if is_image_space(observation_space):
+            self.encoder = ImageEncoder(observation_space.shape)
+            self.q = layer_init(nn.Linear(self.encoder.features_dim, self.num_actions), gain=1.0)
+        else:
+            self.encoder = nn.Flatten()  # no parameters: the MLP's names stay SB3-like
+            obs_dim = int(np.prod(observation_space.shape))
+            self.q = mlp(obs_dim, hidden_sizes, self.num_actions, activation=nn.ReLU)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Q-values ``(B, num_actions)``."""
-        values: torch.Tensor = self.q(obs)
+        values: torch.Tensor = self.q(self.encoder(obs))
         return values
 
 
@@ -192,9 +217,10 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
     parameters = list(q_network.parameters())
     # fused: one kernel for all the parameters instead of several per tensor.
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=True)
+    observation_space = envs.single_observation_space
     buffer = ReplayBuffer(
         config.buffer_size,
-        envs.single_observation_space,
+        observation_space,
         envs.single_action_space,
         n_step=config.n_step,
         gamma=config.gamma,
@@ -202,6 +228,8 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
         autoreset_mode=AutoresetMode.SAME_STEP,
         device=device,
         seed=config.seed,
+        # Stacked image frames: each frame once, not 2 * frame_stack times per transition.
+        store_frames_once=config.frame_stack > 1 and is_image_space(observation_space),
     )
     final_lr = 0.0 if config.anneal_lr else config.learning_rate
     learning_rate = LinearSchedule(config.learning_rate, final_lr, config.total_timesteps)

@@ -5,7 +5,9 @@ Schulman, Wolski, Dhariwal, Radford and Klimov, "Proximal Policy Optimization Al
 and CleanRL (Huang et al., "The 37 Implementation Details of Proximal Policy Optimization",
 ICLR Blog Track 2022): separate actor and critic MLPs with orthogonal initialisation, GAE
 advantages normalised per minibatch, gradient-norm clipping, optional linear annealing of the
-learning rate and of the clip range. Discrete (``Discrete``) and continuous (``Box``) actions.
+learning rate and of the clip range. Discrete (``Discrete``) and continuous (``Box``) actions;
+vector observations (a ``Box`` of any shape, flattened) or images (uint8, through the convolutional
+torso of Mnih et al. 2015 shared by the actor and the critic, as CleanRL's Atari PPO).
 
 Each update maximises, over minibatches of the last rollout and for ``update_epochs`` epochs,
 
@@ -39,6 +41,7 @@ From Python (a notebook, a test)::
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -48,8 +51,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from rlcore import runs
 from rlcore.buffers import RolloutBuffer
-from rlcore.nn import CategoricalHead, GaussianHead, mlp
+from rlcore.nn import CategoricalHead, GaussianHead, ImageEncoder, is_image_space, layer_init, mlp
 from rlcore.schedules import LinearSchedule
+from rlcore.wrappers import FrameStack
 from torch import nn
 from torch.distributions import Distribution
 from torch.nn import functional as F
@@ -60,7 +64,7 @@ __all__ = ["AGENT", "ENV_DEFAULTS", "ActorCritic", "PPOConfig", "make_policy", "
 # ---------------------------------------------------------------------------------------- config
 @dataclass(frozen=True)
 class PPOConfig(runs.RunConfig):
-    """PPO's hyperparameters (a 1-D Box observation space; Discrete or Box actions).
+    """PPO's hyperparameters (a Box observation space, vectors or images; Discrete or Box actions).
 
     The defaults are Stable-Baselines3's generic PPO defaults; ``AGENT.config_for_env`` (and
     the command line) first apply the tuned values of :data:`ENV_DEFAULTS` for the chosen env.
@@ -93,7 +97,9 @@ class PPOConfig(runs.RunConfig):
     max_grad_norm: runs.PositiveFloat = 0.5
     """Global gradient-norm clipping threshold."""
     hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layers of the actor and of the critic (two separate tanh MLPs)."""
+    """Hidden layers of the actor's and the critic's tanh MLPs (vector observations)."""
+    frame_stack: runs.PositiveInt = 1
+    """Observations stacked by rlcore.wrappers.FrameStack (e.g. 4 image frames); 1: none."""
     log_std_init: float = 0.0
     """Initial log standard deviation of the Gaussian policy (continuous actions)."""
     normalize_observation: bool = False
@@ -114,6 +120,16 @@ class PPOConfig(runs.RunConfig):
             raise ValueError(
                 f"PPOConfig.hidden_sizes must be one or more ints >= 1, got {self.hidden_sizes!r}"
             )
+
+    def env_wrappers(self) -> tuple[runs.EnvWrapper, ...]:
+        """The wrappers of each sub-env (training, evaluation, videos, evaluate): add yours here.
+
+        A Gymnasium vector observation wrapper goes in as its single-env twin, e.g.
+        ``runs.per_sub_env(gymnasium.wrappers.vector.ResizeObservation, shape=(84, 84))``.
+        """
+        if self.frame_stack == 1:
+            return ()
+        return (functools.partial(FrameStack, num_stack=self.frame_stack),)
 
 
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -155,18 +171,34 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "total_timesteps": 200_000,
         "eval_every": 10_240,
     },
+    # rlcore's PixelCatch (bsuite's Catch drawn as 40 x 40 uint8 frames; import rlcore.envs):
+    # image observations through the Nature CNN, CleanRL's Atari PPO scaled down to a small task.
+    "rlcore/PixelCatch-v0": {
+        "num_envs": 8,
+        "num_steps": 32,
+        "batch_size": 64,
+        "update_epochs": 4,
+        "learning_rate": 1e-3,
+        "frame_stack": 2,
+        "total_timesteps": 16_384,
+        "eval_every": 2_048,
+    },
 }
 """Tuned hyperparameters per environment, applied over :class:`PPOConfig`'s defaults."""
 
 
 # ----------------------------------------------------------------------------------- network
 class ActorCritic(nn.Module):
-    """Separate actor and critic MLPs (tanh, orthogonal initialisation), as SB3's ``MlpPolicy``.
+    """The actor and the critic: MLPs for vectors (SB3's ``MlpPolicy``), a shared CNN for images.
 
-    ``policy(obs)`` maps observations ``(B, obs_dim)`` float32 to a distribution over actions
-    with batch shape ``(B,)``: a ``Categorical`` (``rlcore.nn.CategoricalHead``, logits gain
-    0.01) or a diagonal Gaussian with a state-independent log std (``rlcore.nn.GaussianHead``);
-    ``value(obs)`` to state values ``(B,)``.
+    Vector observations ``(B, *obs_shape)`` float32 (flattened) go through separate actor and
+    critic MLPs (tanh, orthogonal initialisation). Image observations (``rlcore.nn.is_image_space``:
+    uint8, ``(H, W, C)``, ``(C, H, W)`` or stacked frames of them) go through one
+    ``rlcore.nn.ImageEncoder`` (Nature CNN, 512 features) shared by a linear actor head and a
+    linear critic (gain 1), as CleanRL's Atari PPO. ``policy(obs)`` is a distribution over
+    actions with batch shape ``(B,)``: a ``Categorical`` (``rlcore.nn.CategoricalHead``, logits
+    gain 0.01) or a diagonal Gaussian with a state-independent log std
+    (``rlcore.nn.GaussianHead``); ``value(obs)`` the state values ``(B,)``.
     """
 
     def __init__(
@@ -177,20 +209,27 @@ class ActorCritic(nn.Module):
         log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
-        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
-            raise TypeError(
-                f"ActorCritic needs a 1-D Box observation space, got {observation_space}"
-            )
-        obs_dim = observation_space.shape[0]
-        self.critic = mlp(obs_dim, hidden_sizes, 1, activation=nn.Tanh, output_gain=1.0)
-        self.actor_torso = mlp(obs_dim, hidden_sizes, None, activation=nn.Tanh)
+        if not isinstance(observation_space, spaces.Box):
+            raise TypeError(f"ActorCritic needs a Box observation space, got {observation_space}")
+        self.encoder: nn.Module
+        self.critic: nn.Module
+        self.actor_torso: nn.Module
+        if is_image_space(observation_space):
+            self.encoder = ImageEncoder(observation_space.shape)
+            features = self.encoder.features_dim
+            self.critic = layer_init(nn.Linear(features, 1), gain=1.0)
+            self.actor_torso = nn.Identity()
+        else:
+            self.encoder = nn.Flatten()  # no parameters: the MLPs' names stay SB3-like
+            features = hidden_sizes[-1]
+            obs_dim = int(np.prod(observation_space.shape))
+            self.critic = mlp(obs_dim, hidden_sizes, 1, activation=nn.Tanh, output_gain=1.0)
+            self.actor_torso = mlp(obs_dim, hidden_sizes, None, activation=nn.Tanh)
         self.head: CategoricalHead | GaussianHead
         if isinstance(action_space, spaces.Discrete):
-            self.head = CategoricalHead(hidden_sizes[-1], int(action_space.n), gain=0.01)
+            self.head = CategoricalHead(features, int(action_space.n), gain=0.01)
         elif isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
-            self.head = GaussianHead(
-                hidden_sizes[-1], action_space.shape[0], log_std_init=log_std_init
-            )
+            self.head = GaussianHead(features, action_space.shape[0], log_std_init=log_std_init)
         else:
             raise TypeError(
                 f"ActorCritic needs a Discrete or 1-D Box action space, got {action_space}"
@@ -198,13 +237,20 @@ class ActorCritic(nn.Module):
 
     def policy(self, obs: torch.Tensor) -> Distribution:
         """The action distribution in ``obs``."""
-        distribution: Distribution = self.head(self.actor_torso(obs))
+        distribution: Distribution = self.head(self.actor_torso(self.encoder(obs)))
         return distribution
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """The state values of ``obs``, shape ``(B,)``."""
-        values: torch.Tensor = self.critic(obs).squeeze(-1)
+        values: torch.Tensor = self.critic(self.encoder(obs)).squeeze(-1)
         return values
+
+    def policy_and_value(self, obs: torch.Tensor) -> tuple[Distribution, torch.Tensor]:
+        """Both, the observations encoded once (the CNN's cost, for images)."""
+        features = self.encoder(obs)
+        distribution: Distribution = self.head(self.actor_torso(features))
+        values: torch.Tensor = self.critic(features).squeeze(-1)
+        return distribution, values
 
 
 def env_actions(actions: np.ndarray, action_space: spaces.Space[Any]) -> np.ndarray:
@@ -284,11 +330,9 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
         buffer.reset()
         for _ in range(config.num_steps):
             with torch.inference_mode():
-                obs_tensor = torch.as_tensor(obs, device=device)
-                distribution = agent.policy(obs_tensor)
+                distribution, values = agent.policy_and_value(torch.as_tensor(obs, device=device))
                 actions = distribution.sample()
                 log_probs = distribution.log_prob(actions)
-                values = agent.value(obs_tensor)
             actions_np = actions.cpu().numpy()
             next_obs, rewards, terminated, truncated, info = envs.step(
                 env_actions(actions_np, action_space)
@@ -321,7 +365,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
         diagnostics = []
         for epoch in range(config.update_epochs):
             for batch in buffer.minibatches(config.batch_size, normalize_advantages=True):
-                distribution = agent.policy(batch.observations)
+                distribution, new_values = agent.policy_and_value(batch.observations)
                 log_ratio = distribution.log_prob(batch.actions) - batch.log_probs
                 ratio = log_ratio.exp()
                 advantages = batch.advantages
@@ -329,7 +373,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
                     ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages
                 )
                 policy_loss = -surrogate.mean()
-                value_loss = F.mse_loss(agent.value(batch.observations), batch.returns)
+                value_loss = F.mse_loss(new_values, batch.returns)
                 loss = policy_loss + config.vf_coef * value_loss
                 if config.ent_coef > 0.0:  # a zero bonus would still cost a backward pass
                     loss = loss - config.ent_coef * distribution.entropy().mean()
