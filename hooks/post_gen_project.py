@@ -58,7 +58,8 @@ _TEMPFILE_NAME = re.compile(r"tmp[a-z0-9_]{8}")
 # src/{{cookiecutter.package_name}}/..., which Jinja renders along with this file. A new optional
 # part is one more entry: the example agents add theirs under "example_agent" ("all" keeps
 # both, "ppo" removes the DQN files, "dqn" the PPO ones, "none" every agent's; the registry,
-# train and sweep stay, so that an agent can be added).
+# train and sweep stay, so that an agent can be added); the project's own env adds its files
+# under "custom_env" ("none" removes the envs package and both envs' tests).
 _PPO_FILES = (
     "src/{{cookiecutter.package_name}}/ppo.py",
     "tests/test_ppo.py",
@@ -68,6 +69,11 @@ _DQN_FILES = (
     "src/{{cookiecutter.package_name}}/dqn.py",
     "tests/test_dqn.py",
     "configs/dqn-cartpole.toml",
+)
+_POINT_MASS_FILES = ("src/{{cookiecutter.package_name}}/envs/point_mass.py", "tests/test_point_mass.py")
+_CARTPOLE_BULLET_FILES = (
+    "src/{{cookiecutter.package_name}}/envs/cartpole_bullet.py",
+    "tests/test_cartpole_bullet.py",
 )
 _JUPYTER_FILES = ("notebooks", "tests/test_notebooks.py")
 _NBDEV_FILES = ("nbs", "src/{{cookiecutter.package_name}}/exported", "tests/test_nbdev.py")
@@ -86,6 +92,11 @@ PRUNED_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
         "ppo": _DQN_FILES,
         "dqn": _PPO_FILES,
         "all": (),
+    },
+    "custom_env": {
+        "none": ("src/{{cookiecutter.package_name}}/envs", *_POINT_MASS_FILES, *_CARTPOLE_BULLET_FILES),
+        "numpy": _CARTPOLE_BULLET_FILES,
+        "pybullet": _POINT_MASS_FILES,
     },
 }
 

@@ -80,6 +80,16 @@ DEPENDENCY_MODULES: dict[str, tuple[str, ...]] = {
     # Videos of evaluation episodes: moviepy (above), its ffmpeg, pygame (classic-control frames).
     "imageio-ffmpeg": ("imageio_ffmpeg",),
     "pygame": ("pygame",),
+    # The PyBullet env (custom_env=pybullet): its pybullet extra, also in dev.
+    "pybullet": (
+        "pybullet",
+        "pybullet_data",
+        "pybullet_envs",
+        "pybullet_examples",
+        "pybullet_robots",
+        "pybullet_utils",
+        "eglRenderer",
+    ),
     # The notebooks: Jupyter (the notebooks extra), a kernel and its client (pytest runs them),
     # nbdev (notebooks=nbdev).
     "jupyter": (),

@@ -21,6 +21,7 @@ from cookiecutter.main import cookiecutter
 __all__ = [
     "AGENTS_OF",
     "CACHE",
+    "ENVS_OF",
     "REPO",
     "TEMPLATE_FILES",
     "bake",
@@ -131,6 +132,8 @@ def bake(template: Path | str, output_dir: Path, **answers: Any) -> Path:
 
 # The agent files each example_agent answer bakes (one file each, plus its tests and config).
 AGENTS_OF: dict[str, tuple[str, ...]] = {"ppo": ("ppo",), "dqn": ("dqn",), "all": ("ppo", "dqn"), "none": ()}
+# The env module each custom_env answer bakes (in the package's envs/, with its test).
+ENVS_OF: dict[str, tuple[str, ...]] = {"numpy": ("point_mass",), "pybullet": ("cartpole_bullet",), "none": ()}
 
 
 def expected_files(answers: Mapping[str, Any]) -> set[str]:
@@ -169,6 +172,8 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         files.add(".github/workflows/ci.yml")
     for agent in AGENTS_OF[answers["example_agent"]]:
         files |= {f"{package}/{agent}.py", f"tests/test_{agent}.py", f"configs/{agent}-cartpole.toml"}
+    for env in ENVS_OF[answers["custom_env"]]:
+        files |= {f"{package}/envs/__init__.py", f"{package}/envs/{env}.py", f"tests/test_{env}.py"}
     return files
 
 

@@ -321,8 +321,14 @@ def test_reserved_names_cover_every_requirement_the_template_declares(tmp_path: 
     declared: set[str] = set()
     for logger in ("csv", "tensorboard", "wandb"):
         for agent in ("ppo", "none"):
+            # custom_env=pybullet: the only env with requirements (its extra).
             project = bake(
-                REPO, tmp_path / f"{logger}-{agent}", logger=logger, example_agent=agent, init_git=False
+                REPO,
+                tmp_path / f"{logger}-{agent}",
+                logger=logger,
+                example_agent=agent,
+                custom_env="pybullet",
+                init_git=False,
             )
             pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
             required = pyproject["build-system"]["requires"] + pyproject["project"]["dependencies"]

@@ -22,6 +22,7 @@ import yaml
 from helpers import (
     AGENTS_OF,
     CACHE,
+    ENVS_OF,
     REPO,
     bake,
     choice_options,
@@ -142,8 +143,12 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
     notebook_dev = {"jupyter": {"nbclient", "ipykernel"}, "nbdev": {"nbdev"}, "none": set()}[kind]
     if kind == "jupyter" and not has_agent:
         notebook_dev.add("matplotlib")  # the quickstart's learning curve, without rlcore[plot]
-    assert extras["dev"] == {"pytest", "pre-commit", "ruff", "mypy"} | notebook_dev
+    # The PyBullet env's own extra, in dev too: the project's tests step it.
+    bullet = {"pybullet"} if answers["custom_env"] == "pybullet" else set()
+    assert extras["dev"] == {"pytest", "pre-commit", "ruff", "mypy"} | notebook_dev | bullet
     assert extras["sweep"] == {"ray"}
+    if bullet:
+        assert extras.pop("pybullet") == bullet
     if kind == "none":
         assert set(extras) == {"dev", "sweep"}
     else:
@@ -164,6 +169,9 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
         assert nbdev_settings is None
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
     assert pyproject["tool"]["mypy"]["strict"] is True
+    # PyBullet ships no type hints: strict mypy is told so, for it alone.
+    untyped = {"module": ["pybullet", "pybullet_data", "pybullet_utils.*"], "ignore_missing_imports": True}
+    assert pyproject["tool"]["mypy"].get("overrides", []) == ([untyped] if bullet else [])
     assert pyproject["tool"]["mypy"]["python_version"] == answers["python_version"]
     assert pyproject["tool"]["ruff"]["target-version"] == "py" + answers["python_version"].replace(".", "")
     assert (project / ".python-version").read_text() == answers["python_version"] + "\n"
@@ -194,22 +202,45 @@ def test_registry_holds_the_chosen_agents_and_the_project_defaults(
         assert config["algo"] in AGENTS_OF[answers["example_agent"]], path.name
 
 
-# The plumbing is rlcore's: what a project carries besides its agent files, tests, README,
-# configs and packaging stays this small, and each agent file holds only its algorithm.
+# The plumbing is rlcore's: what a project carries besides its agent files, its envs, tests,
+# README, configs and packaging stays this small; each agent file holds only its algorithm
+# (besides its tuned ENV_DEFAULTS), and each env module one env.
 NON_AGENT_LINES = 150
 AGENT_FILE_LINES = 380
+ENV_FILE_LINES = 300
 
 
-@pytest.mark.parametrize("example_agent", ["ppo", "all", "none"])
-def test_the_project_carries_research_not_plumbing(tmp_path: Path, example_agent: str) -> None:
-    project = bake(REPO, tmp_path, example_agent=example_agent, init_git=False)
+def tuned_lines(path: Path) -> int:
+    """The lines of the agent's ``ENV_DEFAULTS``: tuned values are research, one entry per env."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(target, ast.Name) and target.id == "ENV_DEFAULTS":
+            assert node.end_lineno is not None
+            return node.end_lineno - node.lineno + 1
+    raise AssertionError(f"{path.name} has no ENV_DEFAULTS")
+
+
+@pytest.mark.parametrize(
+    ("example_agent", "custom_env"), [("ppo", "numpy"), ("all", "pybullet"), ("none", "none")]
+)
+def test_the_project_carries_research_not_plumbing(
+    tmp_path: Path, example_agent: str, custom_env: str
+) -> None:
+    project = bake(REPO, tmp_path, example_agent=example_agent, custom_env=custom_env, init_git=False)
     package = project / "src" / "rl_research"
     agents = {package / f"{agent}.py" for agent in AGENTS_OF[example_agent]}
     for path in agents:
+        lines = len(path.read_text(encoding="utf-8").splitlines()) - tuned_lines(path)
+        assert lines <= AGENT_FILE_LINES, f"{path.name}: {lines} lines besides ENV_DEFAULTS"
+    envs = set((package / "envs").glob("*.py"))
+    assert {path.stem for path in envs} == (
+        {"__init__", *ENVS_OF[custom_env]} if ENVS_OF[custom_env] else set()
+    )
+    for path in envs:
         lines = len(path.read_text(encoding="utf-8").splitlines())
-        assert lines <= AGENT_FILE_LINES, f"{path.name}: {lines} lines"
+        assert lines <= ENV_FILE_LINES, f"envs/{path.name}: {lines} lines"
     others = {path: len(path.read_text(encoding="utf-8").splitlines()) for path in package.rglob("*.py")}
-    others = {path.name: lines for path, lines in others.items() if path not in agents}
+    others = {path.name: lines for path, lines in others.items() if path not in agents | envs}
     assert set(others) >= {"__init__.py", "agents.py", "train.py", "sweep.py"}
     assert sum(others.values()) <= NON_AGENT_LINES, others
 

@@ -99,6 +99,32 @@ def test_a_notebooks_answer_bakes_the_files_of_its_kind(tmp_path: Path, answer: 
     assert (project / "nbs").is_dir() == (kind == "nbdev")
 
 
+# The env each custom_env answer registers on import (id, entry point, time limit), or none.
+CUSTOM_ENVS = {
+    "numpy": ("pkg/PointMass-v0", "pkg.envs.point_mass:PointMassEnv", 200),
+    "pybullet": ("pkg/CartPoleBullet-v0", "pkg.envs.cartpole_bullet:CartPoleBulletEnv", 500),
+    "none": None,
+}
+
+
+@pytest.mark.parametrize("answer", list(CUSTOM_ENVS))
+def test_a_custom_env_answer_bakes_its_env_registered_on_import(tmp_path: Path, answer: str) -> None:
+    project = bake(
+        REPO, tmp_path, custom_env=answer, package_name="pkg", example_agent="none", init_git=False
+    )
+    answers = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))["context"]["cookiecutter"]
+    assert answers["custom_env"] == answer
+    assert project_files(project) == expected_files(answers)
+    package = (project / "src" / "pkg" / "__init__.py").read_text(encoding="utf-8")
+    assert ("from pkg import envs\n" in package) == (answer != "none")
+    if CUSTOM_ENVS[answer] is None:
+        assert not (project / "src" / "pkg" / "envs").exists()
+        return
+    # Read without importing it (importing it would register the id in this process).
+    registrations = (project / "src" / "pkg" / "envs" / "__init__.py").read_text(encoding="utf-8")
+    assert f"    {CUSTOM_ENVS[answer]!r},\n".replace("'", '"') in registrations
+
+
 @pytest.mark.parametrize("answer", ["maybe", "lab", "jupyterlab", "2", ""])
 def test_any_other_notebooks_answer_is_rejected_before_any_file_is_written(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], answer: str

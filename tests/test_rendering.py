@@ -24,10 +24,15 @@ HOSTILE = {
 }
 
 
-@pytest.fixture(scope="module", params=["jupyter", "nbdev"])
+# Each kind of notebooks, and with it one of the project's envs (each bake renders files of its own).
+NOTEBOOKS_AND_ENVS = {"jupyter": "numpy", "nbdev": "pybullet"}
+
+
+@pytest.fixture(scope="module", params=list(NOTEBOOKS_AND_ENVS))
 def hostile_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The hostile answers, baked with each kind of notebooks (the two render different files)."""
-    return bake(REPO, tmp_path_factory.mktemp("hostile"), notebooks=request.param, **HOSTILE)
+    """The hostile answers, baked with each kind of notebooks and each env."""
+    env = NOTEBOOKS_AND_ENVS[request.param]
+    return bake(REPO, tmp_path_factory.mktemp("hostile"), notebooks=request.param, custom_env=env, **HOSTILE)
 
 
 def test_hostile_answers_keep_derived_names_valid(hostile_project: Path) -> None:

