@@ -111,8 +111,8 @@ def eval_envs(env_id: str) -> gym.vector.VectorEnv:
 
 
 # ---------------------------------------------------------------------------- template side
-def bake(agent: str, output: Path) -> ModuleType:
-    """Generate a project with ``example_agent=agent`` and import its agent module."""
+def bake(agent: str, output: Path, **answers: str) -> ModuleType:
+    """Generate a project with ``example_agent=agent`` (and ``answers``); import its agent module."""
     package = f"bench_{agent}"
     command = [
         sys.executable,
@@ -126,6 +126,7 @@ def bake(agent: str, output: Path) -> ModuleType:
         f"example_agent={agent}",
         "logger=csv",
         "init_git=no",
+        *(f"{key}={value}" for key, value in answers.items()),
     ]
     subprocess.run(command, check=True, capture_output=True, text=True)
     sys.path.insert(0, str(output / f"bench-{agent}" / "src"))

@@ -1,7 +1,7 @@
 """The generated project's PyBullet cart-pole: how fast it steps, and how fast PPO learns it.
 
 Bakes a project with ``custom_env=pybullet`` and ``example_agent=ppo`` into a temporary folder,
-imports it (which registers ``rl_research/CartPoleBullet-v0``, CartPole-v1's task on PyBullet
+imports it (which registers ``bench_ppo/CartPoleBullet-v0``, CartPole-v1's task on PyBullet
 with a 500-step limit) and prints Markdown tables:
 
 * the env's speed: steps per second of one env (unwrapped, random actions, no rendering),
@@ -32,12 +32,10 @@ generated project installs; this script needs it and stable-baselines3 in the ve
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,11 +67,11 @@ from bench_agents import (
     run_template,
     solved_table,
 )
+from bench_agents import (
+    bake as bake_project,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGE = "rl_research"
-ENV_ID = f"{PACKAGE}/CartPoleBullet-v0"
-ENV_TEMPLATE = REPO / "{{cookiecutter.project_slug}}" / "src" / "{{cookiecutter.package_name}}" / "envs"
+ENV_ID = "bench_ppo/CartPoleBullet-v0"
 STEPS = 100_000
 EVAL_EVERY = 2_560
 
@@ -82,47 +80,16 @@ EVAL_EVERY = 2_560
 def bake(output: Path) -> ModuleType:
     """Generate a project with the PyBullet env and the PPO agent; import its PPO module.
 
-    A template without the ``custom_env`` answer (cookiecutter ignores an unknown answer, a
-    hook may refuse it) gets the env file copied in and the id registered here.
+    Importing the package registers the env's id, as in the project's own processes.
     """
-    command = [
-        sys.executable,
-        "-m",
-        "cookiecutter",
-        "--no-input",
-        "--output-dir",
-        str(output),
-        str(REPO),
-        "example_agent=ppo",
-        "logger=csv",
-        "init_git=no",
-    ]
-    done = subprocess.run([*command, "custom_env=pybullet"], capture_output=True, text=True)
-    if done.returncode != 0:
-        subprocess.run(command, check=True, capture_output=True, text=True)
-    src = output / "rl-research" / "src"
-    envs = src / PACKAGE / "envs"
-    if not (envs / "cartpole_bullet.py").exists():
-        envs.mkdir(exist_ok=True)
-        (envs / "__init__.py").touch()
-        text = (ENV_TEMPLATE / "cartpole_bullet.py").read_text(encoding="utf-8")
-        text = text.replace("{{ cookiecutter.package_name }}", PACKAGE)
-        (envs / "cartpole_bullet.py").write_text(text, encoding="utf-8")
-    sys.path.insert(0, str(src))
-    module = importlib.import_module(f"{PACKAGE}.ppo")
-    if ENV_ID not in gym.registry:
-        entry_point = f"{PACKAGE}.envs.cartpole_bullet:CartPoleBulletEnv"
-        gym.register(id=ENV_ID, entry_point=entry_point, max_episode_steps=500)
+    module = bake_project("ppo", output, custom_env="pybullet")
+    assert ENV_ID in gym.registry, f"the baked project registers no {ENV_ID}"
     return module
 
 
 def tuned_hyperparameters(module: ModuleType) -> dict[str, Any]:
-    """The project's PPO settings for the env (``ENV_DEFAULTS``), but the run's budget.
-
-    Until ``ENV_DEFAULTS`` has the env, CartPole-v1's: rl-baselines3-zoo's tuned PPO for the
-    same physics.
-    """
-    tuned = module.ENV_DEFAULTS.get(ENV_ID, module.ENV_DEFAULTS["CartPole-v1"])
+    """The project's PPO settings for the env (``ENV_DEFAULTS``: the zoo's CartPole-v1 ones), but the run's budget."""
+    tuned = module.ENV_DEFAULTS[ENV_ID]
     return {key: value for key, value in tuned.items() if key not in ("total_timesteps", "eval_every")}
 
 
