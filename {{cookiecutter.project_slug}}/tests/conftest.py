@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
+from rlcore.runs import Agent, Registry, RunConfig, evaluate_run
 
 STAYING_COIN = "StayingCoin-v0"
 
@@ -46,3 +50,31 @@ def staying_coin() -> str:
     if STAYING_COIN not in gym.registry:
         gym.register(id=STAYING_COIN, entry_point=make_staying_coin_env, max_episode_steps=20)
     return STAYING_COIN
+
+
+SameRunCheck = Callable[[Agent[Any], RunConfig, type[RunConfig], Path], None]
+
+
+@pytest.fixture(scope="session")
+def same_run_in_another_layout() -> SameRunCheck:
+    """:func:`assert_same_run_in_another_layout`, for the agents' tests."""
+    return assert_same_run_in_another_layout
+
+
+def assert_same_run_in_another_layout(
+    agent: Agent[Any], plain: RunConfig, wrapped: type[RunConfig], tmp_path: Path
+) -> None:
+    """Train ``plain`` and its values as ``wrapped`` (the same observations, laid out otherwise).
+
+    Both runs learn from the same numbers, so they are the same run: the same final episodes,
+    which ``evaluate`` of the wrapped run, rebuilding its wrappers from config.json, replays.
+    """
+    base = dataclasses.asdict(plain)
+    summaries = [
+        agent.train(config_type(**{**base, "run_dir": str(tmp_path / name)}))
+        for name, config_type in (("plain", type(plain)), ("wrapped", wrapped))
+    ]
+    assert summaries[0]["episode_returns"] == summaries[1]["episode_returns"]
+    wrapped_agent = dataclasses.replace(agent, config_type=wrapped)
+    report = evaluate_run(Registry(wrapped_agent), tmp_path / "wrapped")
+    assert report["episode_returns"] == summaries[1]["episode_returns"]

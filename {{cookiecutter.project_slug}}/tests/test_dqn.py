@@ -8,6 +8,7 @@ directory, resume and the command line are rlcore's (``rlcore.runs``), tested th
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,23 +150,18 @@ class Reshaped(DQNConfig):
     ],
 )
 def test_a_gymnasium_vector_observation_wrapper_on_each_sub_env(
-    tmp_path: Path, env_id: str, wrapped: type[DQNConfig], changes: dict[str, Any]
+    tmp_path: Path,
+    same_run_in_another_layout: Callable[..., None],
+    env_id: str,
+    wrapped: type[DQNConfig],
+    changes: dict[str, Any],
 ) -> None:
     """The same numbers in another layout: (2, 2) flattened, (1, H, W) for (H, W, 1) frames.
 
-    The runs learn from exactly the same inputs, so they are the same run, bit for bit, in the
-    same-step autoreset the agent needs (Gymnasium's vector wrapper itself refuses it).
+    Same-step autoreset, which the agent needs and Gymnasium's vector wrapper itself refuses.
     """
     plain = AGENT.config_for_env(env_id, eval_every=0, **changes, **QUIET)
-    base = dataclasses.asdict(plain)
-    summaries = [
-        train(config_type(**{**base, "run_dir": str(tmp_path / name)}))
-        for name, config_type in (("plain", DQNConfig), ("wrapped", wrapped))
-    ]
-    assert summaries[0]["episode_returns"] == summaries[1]["episode_returns"]
-    wrapped_agent = dataclasses.replace(AGENT, config_type=wrapped)
-    report = evaluate_run(Registry(wrapped_agent), tmp_path / "wrapped")
-    assert report["episode_returns"] == summaries[1]["episode_returns"]
+    same_run_in_another_layout(AGENT, plain, wrapped, tmp_path)
 
 
 def test_a_periodic_checkpoint_cuts_episodes_as_truncations(tmp_path: Path) -> None:

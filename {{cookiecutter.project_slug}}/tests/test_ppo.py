@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,23 +131,18 @@ class Reshaped(PPOConfig):
     [("CartPole-v1", Reshaped, 2_048), ("rlcore/PixelCatch-v0", ChannelsFirst, 1_024)],
 )
 def test_a_gymnasium_vector_observation_wrapper_on_each_sub_env(
-    tmp_path: Path, env_id: str, wrapped: type[PPOConfig], steps: int
+    tmp_path: Path,
+    same_run_in_another_layout: Callable[..., None],
+    env_id: str,
+    wrapped: type[PPOConfig],
+    steps: int,
 ) -> None:
     """The same numbers in another layout: (2, 2) flattened, (1, H, W) for (H, W, 1) frames.
 
-    The runs train on exactly the same inputs, so they are the same run, bit for bit, in the
-    same-step autoreset the agent needs (Gymnasium's vector wrapper itself refuses it).
+    Same-step autoreset, which the agent needs and Gymnasium's vector wrapper itself refuses.
     """
     plain = AGENT.config_for_env(env_id, total_timesteps=steps, eval_every=0, **QUIET)
-    base = dataclasses.asdict(plain)
-    summaries = [
-        train(config_type(**{**base, "run_dir": str(tmp_path / name)}))
-        for name, config_type in (("plain", PPOConfig), ("wrapped", wrapped))
-    ]
-    assert summaries[0]["episode_returns"] == summaries[1]["episode_returns"]
-    wrapped_agent = dataclasses.replace(AGENT, config_type=wrapped)
-    report = evaluate_run(Registry(wrapped_agent), tmp_path / "wrapped")
-    assert report["episode_returns"] == summaries[1]["episode_returns"]
+    same_run_in_another_layout(AGENT, plain, wrapped, tmp_path)
 
 
 def test_truncation_bootstraps_from_the_real_final_observation(
