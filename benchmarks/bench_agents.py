@@ -110,6 +110,18 @@ def eval_envs(env_id: str) -> gym.vector.VectorEnv:
     )
 
 
+def print_header(title: str, *, quick: bool) -> None:
+    """The report's title and what it ran on: versions, CPUs, the load at the start."""
+    print(
+        f"# {title}\n\nrlcore {rlcore.__version__}, SB3 {stable_baselines3.__version__}, "
+        f"torch {torch.__version__} (1 thread), gymnasium {gym.__version__}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; load average at the start {os.getloadavg()[0]:.2f}."
+        + (" QUICK RUN: budgets too small to mean anything." if quick else "")
+        + "\n",
+        flush=True,
+    )
+
+
 # ---------------------------------------------------------------------------- template side
 def bake(agent: str, output: Path, **answers: str) -> ModuleType:
     """Generate a project with ``example_agent=agent`` (and ``answers``); import its agent module."""
@@ -457,14 +469,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     races = [RACES[args.only]] if args.only else list(RACES.values())
-    print(
-        f"# Example agents vs Stable-Baselines3\n\nrlcore {rlcore.__version__}, SB3 {stable_baselines3.__version__}, "
-        f"torch {torch.__version__} (1 thread), gymnasium {gym.__version__}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs; load average at the start {os.getloadavg()[0]:.2f}."
-        + (" QUICK RUN: budgets too small to mean anything." if args.quick else "")
-        + "\n",
-        flush=True,
-    )
+    print_header("Example agents vs Stable-Baselines3", quick=args.quick)
     with tempfile.TemporaryDirectory(prefix="bench-agents-") as tmp:
         workdir = Path(tmp)
         agents = {name: bake(name, workdir / "bake") for name in sorted({race.agent for race in races})}

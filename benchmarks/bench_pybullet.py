@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -46,11 +44,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import stable_baselines3
 import torch
 from stable_baselines3 import PPO
 
-import rlcore
 from rlcore.evaluation import evaluate
 
 # bench_agents.py's measurement (runs, evaluations, tables), so that both benchmarks measure alike.
@@ -62,6 +58,7 @@ from bench_agents import (
     eval_envs,
     linear,
     median,
+    print_header,
     ratio,
     run_sb3,
     run_template,
@@ -297,15 +294,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [0] if args.quick else list(range(args.seeds))
-    print(
-        f"# PyBullet cart-pole: the template's env and PPO\n\nrlcore {rlcore.__version__}, "
-        f"SB3 {stable_baselines3.__version__}, torch {torch.__version__} (1 thread), gymnasium "
-        f"{gym.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs; load average "
-        f"at the start {os.getloadavg()[0]:.2f}."
-        + (" QUICK RUN: budgets too small to mean anything." if args.quick else "")
-        + "\n",
-        flush=True,
-    )
+    print_header("PyBullet cart-pole: the template's env and PPO", quick=args.quick)
     with tempfile.TemporaryDirectory(prefix="bench-pybullet-") as tmp:
         workdir = Path(tmp)
         module = bake(workdir / "bake")

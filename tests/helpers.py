@@ -38,6 +38,7 @@ __all__ = [
     "project_files",
     "release_repo",
     "run",
+    "run_pre_commit",
     "template_files_at",
 ]
 
@@ -294,6 +295,29 @@ def make_overlay_venv(path: Path, *, rlcore_checkout: bool) -> Path:
         script.write_text(f"#!{python}\nimport runpy\nrunpy.run_module({module!r}, run_name='__main__')\n")
         script.chmod(0o755)
     return python
+
+
+def run_pre_commit(python: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pre-commit run args`` in ``project`` with an overlay venv's ``python``; the exit status left to the caller.
+
+    The hook environments come from PyPI into the shared cache; mypy (a ``language: system``
+    hook) runs with ``python``'s environment, which has the project installed.
+    """
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(CACHE / "pre-commit"),
+        "PATH": os.pathsep.join([str(python.parent), os.environ["PATH"]]),
+        "MYPY_CACHE_DIR": str(CACHE / "template-tests" / "mypy" / "py3.11"),
+    }
+    return subprocess.run(
+        [python, "-m", "pre_commit", "run", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def conflict_markers(project: Path) -> list[str]:

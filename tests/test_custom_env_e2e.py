@@ -24,14 +24,13 @@ Budgets are tiny (2,048 steps): these check the wiring; the project's tests chec
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import CACHE, REPO, bake, make_overlay_venv, run
+from helpers import REPO, bake, make_overlay_venv, run, run_pre_commit
 
 pytestmark = pytest.mark.slow
 
@@ -107,22 +106,7 @@ def test_the_envs_own_tests_pass(installed: Installed) -> None:
 
 
 def test_pre_commit_passes(installed: Installed) -> None:
-    env = {
-        **os.environ,
-        "PRE_COMMIT_HOME": str(CACHE / "pre-commit"),
-        # mypy (a `language: system` hook) must run with the overlay's python.
-        "PATH": os.pathsep.join([str(installed.python.parent), os.environ["PATH"]]),
-        "MYPY_CACHE_DIR": str(CACHE / "template-tests" / "mypy" / "py3.11"),
-    }
-    checked = subprocess.run(
-        [installed.python, "-m", "pre_commit", "run", "--all-files", "--show-diff-on-failure"],
-        cwd=installed.project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    checked = run_pre_commit(installed.python, installed.project, "--all-files", "--show-diff-on-failure")
     assert checked.returncode == 0, checked.stdout[-5000:] + checked.stderr[-2000:]
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], installed.project).stdout
     assert status == ""

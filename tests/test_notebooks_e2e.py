@@ -17,13 +17,12 @@ overlay venv, as a user does. Then:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import CACHE, REPO, bake, make_overlay_venv, run
+from helpers import REPO, bake, make_overlay_venv, run, run_pre_commit
 
 pytestmark = pytest.mark.slow
 
@@ -42,22 +41,7 @@ class Installed:
 
     def pre_commit(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``pre-commit run`` in the project with ``args``, its exit status left to the caller."""
-        env = {
-            **os.environ,
-            "PRE_COMMIT_HOME": str(CACHE / "pre-commit"),
-            # mypy (a `language: system` hook) must run with the overlay's python.
-            "PATH": os.pathsep.join([str(self.python.parent), os.environ["PATH"]]),
-            "MYPY_CACHE_DIR": str(CACHE / "template-tests" / "mypy" / "py3.11"),
-        }
-        return subprocess.run(
-            [self.python, "-m", "pre_commit", "run", *args],
-            cwd=self.project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        return run_pre_commit(self.python, self.project, *args)
 
     def git_status(self) -> str:
         return run(["git", "status", "--porcelain", "--untracked-files=all"], self.project).stdout
