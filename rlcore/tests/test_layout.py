@@ -52,6 +52,7 @@ LAYERS: dict[str, int] = {
     "wrappers": 4,
     # reading and making runs, then what drives them
     "analysis": 5,
+    "distributed": 5,
     "runs": 6,
     "_tiny_agent": 7,
     "sweep": 7,

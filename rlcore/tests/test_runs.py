@@ -93,6 +93,7 @@ BASE_RUN_SETTINGS = [
     "progress",
     "torch_threads",
     "device",
+    "strategy",
 ]
 
 

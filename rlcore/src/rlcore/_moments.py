@@ -63,6 +63,7 @@ __all__ = [
     "batch_weights",
     "combine",
     "combine_scalar",
+    "moments_since",
     "welford_step",
 ]
 
@@ -181,6 +182,38 @@ def add_moments(
     if not mean.shape:
         return combine_scalar(mean, var, count, float(batch_mean), float(share), n)
     return combine(mean, var, count, batch_mean, share, n)
+
+
+def moments_since(
+    mean: np.ndarray,
+    var: np.ndarray,
+    count: float,
+    base_mean: np.ndarray,
+    base_var: np.ndarray,
+    base_count: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    r"""The moments of the samples added to statistics ``base`` to make ``(mean, var, count)``.
+
+    Chan et al.'s update solved for the batch: with :math:`n_B = n - n_A` and
+    :math:`\delta = (\bar x - \bar x_A)\, n / n_B`,
+
+    .. math::
+        \bar x_B = \bar x_A + \delta,\quad
+        \sigma_B^2 = \Big(\sigma^2 - \sigma_A^2 \frac{n_A}{n}
+        - \delta^2 \frac{n_A}{n}\frac{n_B}{n}\Big) \frac{n}{n_B},
+
+    clipped at 0. In exact arithmetic adding them back to ``base`` gives ``(mean, var, count)``;
+    in float64 the subtraction loses about ``n / n_B`` ulps, so a few digits after many updates.
+    Returns ``(batch_mean, batch_var, n_B)``; zeros and count 0 when nothing was added.
+    """
+    added = float(count) - float(base_count)
+    if added <= 0.0:
+        return np.zeros_like(mean), np.zeros_like(var), 0.0
+    total = float(count)
+    delta = (mean - base_mean) * (total / added)
+    kept = float(base_count) / total
+    batch_var = (var - base_var * kept - delta * delta * (kept * (added / total))) * (total / added)
+    return np.asarray(base_mean + delta), np.maximum(np.asarray(batch_var), 0.0), added
 
 
 # ---------------------------------------------------------------------- Chan et al.

@@ -80,16 +80,20 @@ def train(config: TinyConfig, *, resume: bool = False, algo: str = "tiny") -> di
     policy = networks["policy"]
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
     obs = run.start(envs, eval_envs, **networks, optimizer=optimizer)
+    # The loss goes through `model` (on several processes, DDP's wrapper, which averages the
+    # gradients); the rollout acts with `policy` itself.
+    model, optimizer = run.setup(policy, optimizer)
 
     while not run.done:
-        log_probs, rewards, ends = [], [], []
+        observations, chosen, rewards, ends = [], [], [], []
         for _ in range(config.num_steps):
-            logits = policy(torch.as_tensor(obs, dtype=torch.float32).flatten(1))
-            distribution = Categorical(logits=logits)
+            observations.append(torch.as_tensor(obs, dtype=torch.float32).flatten(1))
+            with torch.no_grad():
+                distribution = Categorical(logits=policy(observations[-1]))
             actions = distribution.sample()  # type: ignore[no-untyped-call]
             obs, reward, terminated, truncated, info = envs.step(actions.numpy())
             run.advance(config.num_envs, info)
-            log_probs.append(distribution.log_prob(actions))  # type: ignore[no-untyped-call]
+            chosen.append(actions)
             rewards.append(np.asarray(reward, dtype=np.float32))
             ends.append(terminated | truncated)
         to_go = np.zeros((len(rewards), config.num_envs), dtype=np.float32)
@@ -97,10 +101,12 @@ def train(config: TinyConfig, *, resume: bool = False, algo: str = "tiny") -> di
         for t in reversed(range(len(rewards))):
             running = rewards[t] + config.gamma * running * ~ends[t]
             to_go[t] = running
-        advantages = torch.as_tensor(to_go - to_go.mean())
-        loss = -(torch.stack(log_probs) * advantages).mean()
+        advantages = torch.as_tensor(to_go - to_go.mean()).flatten()
+        distribution = Categorical(logits=model(torch.cat(observations)))
+        log_probs = distribution.log_prob(torch.cat(chosen))  # type: ignore[no-untyped-call]
+        loss = -(log_probs * advantages).mean()
         optimizer.zero_grad()
-        torch.autograd.backward(loss)
+        run.backward(loss)
         optimizer.step()
         run.log({"train/loss": loss.item()})
         obs = run.after_step(act_greedily, obs)

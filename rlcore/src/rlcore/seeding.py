@@ -22,7 +22,9 @@ The seed tree, for base seed ``s`` (``SeedSequence(s, spawn_key=...)``):
   observation space).
 
 Both are children of ``SeedSequence(s)``, independent of ``numpy.random.default_rng(s)``,
-which :func:`seed_everything` returns.
+which :func:`seed_everything` returns. A run on several processes gives each process (rank) its
+own base seed with :func:`rank_seed`: rank 0 keeps ``s``, rank ``r > 0`` takes a word of
+``(2, r)``, and every stream above then derives from that base seed.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 
-__all__ = ["SeedReport", "env_seeds", "seed_env", "seed_everything"]
+__all__ = ["SeedReport", "env_seeds", "rank_seed", "seed_env", "seed_everything"]
 
 Stream = Literal["train", "eval"]
 _STREAMS: dict[str, int] = {"train": 0, "eval": 1}
 _ENV_BRANCH, _SPACE_BRANCH = 0, 1
+_RANK_STREAM = 2
 _SPACES = ("action_space", "observation_space", "single_action_space", "single_observation_space")
 
 
@@ -221,6 +224,35 @@ def seed_env(
         space_seeds[name] = _word(seed, (stream_id, _SPACE_BRANCH, k))
         space.seed(space_seeds[name])
     return SeedReport(seed, stream, num_envs, reset_seeds, space_seeds, obs, info)
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The base seed of process ``rank`` of a run on several processes with base seed ``seed``.
+
+    Rank 0 keeps ``seed``, so that the first process of a multi-process run draws exactly what
+    a single-process run with ``seed`` draws. Rank ``r > 0`` gets the low 32 bits of the first
+    word of ``SeedSequence(seed, spawn_key=(2, r))`` (``SeedSequence(seed).spawn``'s children,
+    on a branch of their own beside the env streams), an int that :func:`seed_everything`
+    accepts; each process then seeds its RNGs, envs and buffers from its own base seed.
+
+    Args:
+        seed: the run's base seed, an int in ``[0, 2**32)``.
+        rank: the process's global rank, an int ``>= 0``.
+
+    Raises:
+        TypeError: if ``seed`` or ``rank`` is not an int.
+        ValueError: if ``seed`` is outside ``[0, 2**32)`` or ``rank < 0``.
+
+    Example:
+        >>> rank_seed(7, 0), rank_seed(7, 1) == rank_seed(7, 1), rank_seed(7, 1) != rank_seed(7, 2)
+        (7, True, True)
+    """
+    seed = _check_seed(seed, "rank_seed", upper=2**32)
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 0:
+        raise ValueError(f"rank_seed: rank must be an int >= 0, got {rank!r}")
+    if rank == 0:
+        return seed
+    return _word(seed, (_RANK_STREAM, rank)) & 0xFFFFFFFF
 
 
 def _word(seed: int, spawn_key: tuple[int, ...]) -> int:

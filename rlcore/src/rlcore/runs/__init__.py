@@ -53,9 +53,10 @@ from rlcore.runs._fields import (
     run_settings,
 )
 from rlcore.runs._lock import RunLockedError
+from rlcore.runs._ranks import launch
 from rlcore.runs._record import SEEDING, config_record, git_commit, started_from
-from rlcore.runs._resume import episode_seed
-from rlcore.runs._run import EPISODIC_LENGTH_KEY, Run, default_run_dir
+from rlcore.runs._resume import default_run_dir, episode_seed
+from rlcore.runs._run import EPISODIC_LENGTH_KEY, Run
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -102,6 +103,7 @@ __all__ = [
     "evaluation_report",
     "git_commit",
     "latest_checkpoint",
+    "launch",
     "make_envs",
     "per_sub_env",
     "read_config_file",

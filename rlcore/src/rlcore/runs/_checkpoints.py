@@ -24,8 +24,16 @@ __all__ = ["kept_apart", "load_run_checkpoint", "save_run_checkpoint"]
 
 
 def kept_apart(stateful: Mapping[str, Any]) -> dict[str, Any]:
-    """The objects saved in their own file, with the newest checkpoint only: rlcore's replay buffers."""
-    return {name: obj for name, obj in stateful.items() if isinstance(obj, ReplayBuffer)}
+    """The objects saved in their own file, with the newest checkpoint only: rlcore's replay buffers.
+
+    (And what says ``KEPT_APART = True``: the replay buffers of the other ranks of a run on
+    several processes.)
+    """
+    return {
+        name: obj
+        for name, obj in stateful.items()
+        if isinstance(obj, ReplayBuffer) or getattr(obj, "KEPT_APART", False) is True
+    }
 
 
 def save_run_checkpoint(

@@ -39,6 +39,7 @@ from rlcore.runs._config import RunConfig
 from rlcore.runs._config_files import read_config_file, saved_config
 from rlcore.runs._envs import check_device, check_env_id
 from rlcore.runs._lock import RunLockedError
+from rlcore.runs._ranks import launch
 from rlcore.runs._record import started_from
 
 __all__ = ["PRECEDENCE", "build_config", "train_main"]
@@ -195,7 +196,7 @@ def train_main(registry: Registry, argv: Sequence[str] | None = None, *, prog: s
         return 2
     try:
         with started_from(config_file):
-            summary = agent.train(config, resume=resume)
+            summary = launch(agent.train, config, resume=resume)  # on config.devices processes
     except (FileExistsError, RunLockedError, CheckpointError) as error:
         # The run was refused (nothing was changed) or a checkpoint could not be written or read.
         print(f"{prog}: error: {error}", file=sys.stderr)

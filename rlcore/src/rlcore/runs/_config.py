@@ -85,6 +85,14 @@ class RunConfig:
     """torch.set_num_threads: small networks run fastest on one thread."""
     device: Annotated[str, RunSetting] = "cpu"
     """Torch device of the networks and the minibatches (cpu, cuda, cuda:1, mps)."""
+    devices: PositiveInt = 1
+    """Processes on each node, one per device (Lightning Fabric); each steps num_envs sub-envs."""
+    num_nodes: PositiveInt = 1
+    """Machines of the run (started by srun / fabric run / torchrun on each, Lightning Fabric)."""
+    strategy: Annotated[str, RunSetting] = "auto"
+    """Lightning Fabric's strategy with several devices (auto: DDP; ddp, fsdp, deepspeed, ...)."""
+    precision: str = "32-true"
+    """Lightning Fabric's precision of the update (32-true; bf16-mixed, 16-mixed on GPUs)."""
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -9,6 +9,7 @@ returns (:func:`plot_learning_curve`, with matplotlib).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rlcore._rundir import CURVE_FILENAME
+from rlcore._rundir import CURVE_FILENAME, EVAL_FILENAME
 from rlcore._video import check_video_support
 from rlcore.analysis import interquartile_mean
 from rlcore.evaluation import EvaluationResult, evaluate
 from rlcore.logging import EVAL_RETURN_KEY, PROGRESS_FILENAME, STEP_KEY, LogData, Logger, read_csv_log
+from rlcore.runs._log import write_atomically
 
 __all__ = [
     "TRAIN_CPU_SECONDS_KEY",
@@ -33,6 +35,7 @@ __all__ = [
     "logged_evaluations",
     "plot_learning_curve",
     "record_videos",
+    "write_final_summary",
 ]
 
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -151,3 +154,26 @@ def record_videos(
         for k, path in enumerate(paths):
             logger.write_video(VIDEO_KEY if k == 0 else f"{VIDEO_KEY}_{k}", path, step)
     return paths
+
+
+def write_final_summary(
+    run_dir: Path,
+    ids: dict[str, Any],
+    result: EvaluationResult,
+    clocks: dict[str, float],
+    videos: list[Path],
+) -> dict[str, Any]:
+    """Write ``eval.json`` (the ids, the final evaluation, the clocks, the videos, every evaluation)
+    and the learning curve; return what ``eval.json`` holds plus ``learning_curve``."""
+    summary: dict[str, Any] = {
+        **ids,
+        **evaluation_report(result),
+        **clocks,
+        "run_dir": str(run_dir),
+        "videos": [str(path) for path in videos],
+        "evaluations": logged_evaluations(run_dir),
+    }
+    write_atomically(run_dir / EVAL_FILENAME, json.dumps(summary, indent=2) + "\n")
+    title = f"{ids['algo'].upper()} on {ids['env_id']}, seed {ids['seed']}"
+    summary["learning_curve"] = plot_learning_curve(run_dir, title)
+    return summary

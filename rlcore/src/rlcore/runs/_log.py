@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from rlcore._rundir import CONFIG_FILE_COPY
 from rlcore.logging import EVAL_RETURN_KEY, Logger, make_logger
 from rlcore.runs._config import RunConfig
 
-__all__ = ["HPARAM_METRICS", "Stopwatch", "open_run_logger", "write_atomically"]
+__all__ = ["HPARAM_METRICS", "Stopwatch", "copy_config_file", "open_run_logger", "write_atomically"]
 
 #: The metrics TensorBoard's HParams tab shows beside a run's hyperparameters (their last values).
 HPARAM_METRICS = (EVAL_RETURN_KEY, "eval/std_return", "eval/mean_length")
+
+
+def copy_config_file(config_file: Path | None, run_dir: Path) -> None:
+    """Copy the TOML file the config was read from into ``run_dir`` (unless it is that copy)."""
+    copy = run_dir / CONFIG_FILE_COPY
+    if config_file is not None and Path(config_file).resolve() != copy.resolve():
+        shutil.copyfile(config_file, copy)
 
 
 def open_run_logger(

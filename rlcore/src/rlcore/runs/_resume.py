@@ -16,6 +16,8 @@ episodes right after each periodic checkpoint, seeded by :func:`episode_seed`.
 from __future__ import annotations
 
 import math
+import re
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -36,16 +38,64 @@ from rlcore._rundir import (
     run_state,
 )
 from rlcore.logging import CONFIG_FILENAME, EVAL_RETURN_KEY, PROGRESS_FILENAME, STEP_KEY
+from rlcore.runs._config import RunConfig
+from rlcore.runs._lock import RunDirLock
 
-__all__ = ["clear_failed_run", "episode_seed", "log_rows_to_keep", "newest_usable", "plan_run_dir"]
+__all__ = [
+    "clear_failed_run",
+    "default_run_dir",
+    "episode_seed",
+    "log_rows_to_keep",
+    "newest_usable",
+    "open_run_dir",
+    "plan_run_dir",
+]
 
 _COUNTERS = ("step", "next_eval", "next_checkpoint")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 _CLOCKS = ("train_seconds", "train_cpu_seconds")
 
 
 def episode_seed(seed: int, step: int) -> int:
     """Base seed of the fresh episodes started after the checkpoint at ``step`` of run ``seed``."""
     return int(np.random.SeedSequence([seed, step]).generate_state(1, np.uint64)[0])
+
+
+def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
+    """``runs/<algo>-<env_id>/seed<seed>-<YYYYmmdd-HHMMSS>``: one setting's seeds side by side.
+
+    The env id is spelled with ASCII letters, digits, ``.``, ``-`` and ``_`` alone, every other
+    character (the ``/`` of a namespace, the ``:`` of ``module:Name``) replaced by ``_``:
+    PPO on ``my_project/PointMass-v0`` runs in ``runs/ppo-my_project_PointMass-v0/``, a name that
+    no shell or file system treats specially.
+    """
+    name = _UNSAFE_IN_NAME.sub("_", env_id)
+    return Path("runs") / f"{algo}-{name}" / f"seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def open_run_dir(
+    config: RunConfig, algo: str, *, resume: bool, config_file: Path | None
+) -> tuple[RunDirLock, Path, Path | None, dict[str, Any], str | Path | None]:
+    """The run directory of ``config``, made and locked, and :func:`plan_run_dir`'s plan for it.
+
+    Returns ``(lock, path, checkpoint to resume, its metadata, config file to record)``; the
+    lock is released again if the plan raises.
+    """
+    path = (
+        Path(config.run_dir)
+        if config.run_dir is not None
+        else default_run_dir(algo, config.env_id, config.seed)
+    )
+    if not resume:
+        path.mkdir(parents=True, exist_ok=True)
+    lock = RunDirLock(path)
+    if path.is_dir():
+        lock.acquire()
+    try:
+        return lock, path, *plan_run_dir(path, resume=resume, config_file=config_file)
+    except BaseException:
+        lock.release()
+        raise
 
 
 def plan_run_dir(

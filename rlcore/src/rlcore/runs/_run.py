@@ -39,9 +39,6 @@ that the agents bootstrap, so it does not bias the returns).
 from __future__ import annotations
 
 import contextlib
-import json
-import re
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -51,46 +48,40 @@ import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
 
-from rlcore._rundir import CHECKPOINT_DIR, CONFIG_FILE_COPY, EVAL_FILENAME
+from rlcore._rundir import CHECKPOINT_DIR
 from rlcore._video import check_video_support
+from rlcore.distributed import StatisticsSync
 from rlcore.evaluation import EvaluationResult, evaluate
 from rlcore.logging import EPISODIC_RETURN_KEY, LogData, Logger
-from rlcore.runs._checkpoints import load_run_checkpoint, save_run_checkpoint
+from rlcore.runs._checkpoints import save_run_checkpoint
 from rlcore.runs._config import RunConfig
-from rlcore.runs._envs import check_device, check_env_id, stateful_wrappers, video_env
+from rlcore.runs._envs import check_env_id, stateful_wrappers, video_env
 from rlcore.runs._evaluations import (
     Policy,
     evaluation_data,
-    evaluation_report,
-    logged_evaluations,
-    plot_learning_curve,
     record_videos,
+    write_final_summary,
 )
 from rlcore.runs._lock import RunDirLock
-from rlcore.runs._log import Stopwatch, open_run_logger, write_atomically
+from rlcore.runs._log import Stopwatch, copy_config_file, open_run_logger
+from rlcore.runs._ranks import (
+    UpdateOnRanks,
+    decided_by_rank_zero,
+    gather_rank_states,
+    load_on_every_rank,
+    processes_of,
+    statistics_sync,
+)
 from rlcore.runs._record import CONFIG_FILE, config_record
-from rlcore.runs._resume import clear_failed_run, episode_seed, log_rows_to_keep, plan_run_dir
-from rlcore.seeding import seed_env, seed_everything
+from rlcore.runs._resume import clear_failed_run, episode_seed, log_rows_to_keep, open_run_dir
+from rlcore.seeding import rank_seed, seed_env, seed_everything
 
-__all__ = ["EPISODIC_LENGTH_KEY", "Policy", "Run", "default_run_dir"]
+__all__ = ["EPISODIC_LENGTH_KEY", "Policy", "Run"]
 
 EPISODIC_LENGTH_KEY = "train/episodic_length"
-_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def default_run_dir(algo: str, env_id: str, seed: int) -> Path:
-    """``runs/<algo>-<env_id>/seed<seed>-<YYYYmmdd-HHMMSS>``: one setting's seeds side by side.
-
-    The env id is spelled with ASCII letters, digits, ``.``, ``-`` and ``_`` alone, every other
-    character (the ``/`` of a namespace, the ``:`` of ``module:Name``) replaced by ``_``:
-    PPO on ``my_project/PointMass-v0`` runs in ``runs/ppo-my_project_PointMass-v0/``, a name that
-    no shell or file system treats specially.
-    """
-    name = _UNSAFE_IN_NAME.sub("_", env_id)
-    return Path("runs") / f"{algo}-{name}" / f"seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-class Run:
+class Run(UpdateOnRanks):
     """A run in progress: its directory, logger, clocks, counters, checkpoints and final outputs.
 
     Creating one sets the process-wide state the run depends on: ``torch.set_num_threads``
@@ -133,35 +124,30 @@ class Run:
         if resume and config.run_dir is None:
             raise ValueError("Run: resume=True needs config.run_dir, the run to continue; got None")
         check_env_id(config.env_id)
-        self.device = check_device(config.device)
         if config.capture_video:
             check_video_support("rgb_array", "capture_video")
+        self.distributed = processes_of(config)
+        self.device = self.distributed.device
+        #: This process's base seed (``rlcore.seeding.rank_seed``): ``config.seed`` on rank 0.
+        self.seed = rank_seed(config.seed, self.distributed.rank)
         self.config = config
         self.algo = algo
-        self.path = (
-            Path(config.run_dir)
-            if config.run_dir is not None
-            else default_run_dir(algo, config.env_id, config.seed)
-        )
         config_file = CONFIG_FILE.get() if config_file is None else Path(config_file)
         self._config_file = config_file
-        if not resume:
-            self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = RunDirLock(self.path)
-        if self.path.is_dir():
-            self._lock.acquire()
-        try:
-            self.checkpoint_to_resume, self._resume_metadata, self._recorded_file = plan_run_dir(
-                self.path, resume=resume, config_file=config_file
-            )
-        except BaseException:
-            self._lock.release()
-            raise
+        self._lock: RunDirLock | None = None
+
+        def plan() -> tuple[Path, Path | None, dict[str, Any], str | Path | None]:
+            self._lock, *decided = open_run_dir(config, algo, resume=resume, config_file=config_file)
+            return tuple(decided)  # type: ignore[return-value]
+
+        self.path, self.checkpoint_to_resume, self._resume_metadata, self._recorded_file = (
+            decided_by_rank_zero(self.distributed, plan)
+        )
         torch.set_num_threads(config.torch_threads)
-        seed_everything(config.seed)
+        seed_everything(self.seed)
         self._logger: Logger | None = None
         self.step = 0
-        if self.checkpoint_to_resume is None:
+        if self.checkpoint_to_resume is None and self.distributed.is_main:
             clear_failed_run(self.path)  # a run that stopped before its first checkpoint starts over
             self._open_log()
         self._next_eval = config.eval_every
@@ -172,10 +158,14 @@ class Run:
         self._envs: VectorEnv | None = None
         self._eval_envs: VectorEnv | None = None
         self._video_env: Any = None
+        self._statistics: StatisticsSync | None = None
+        self._updated = False  # a backward pass since the statistics were last merged
 
     @property
     def logger(self) -> Logger:
         """The run's logger (``progress.csv`` and the config's backends); a resumed run's opens in :meth:`start`."""
+        if not self.distributed.is_main:
+            raise RuntimeError(f"Run: rank {self.distributed.rank} writes no log; rank 0 does")
         if self._logger is None:
             raise RuntimeError(
                 "Run: a resumed run opens its log in Run.start(...), once its checkpoint has loaded"
@@ -184,15 +174,9 @@ class Run:
 
     def _open_log(self, keep_rows: Callable[[Mapping[str, float]], bool] | None = None) -> None:
         """Copy the config file, write ``config.json`` and open the log (continued, with ``keep_rows``)."""
-        config, config_file = self.config, self._config_file
-        if (
-            config_file is not None
-            and Path(config_file).resolve() != (self.path / CONFIG_FILE_COPY).resolve()
-        ):
-            shutil.copyfile(config_file, self.path / CONFIG_FILE_COPY)
-        self._logger = open_run_logger(
-            config, self.path, config_record(config, self.algo, self._recorded_file), self.step, keep_rows
-        )
+        copy_config_file(self._config_file, self.path)
+        record = config_record(self.config, self.algo, self._recorded_file)
+        self._logger = open_run_logger(self.config, self.path, record, self.step, keep_rows)
 
     # ------------------------------------------------------------------ the loop
     def start(self, envs: VectorEnv, eval_envs: VectorEnv, **stateful: Any) -> np.ndarray:
@@ -209,26 +193,29 @@ class Run:
         (``(num_envs, *obs_shape)``).
         """
         self._envs, self._eval_envs = envs, eval_envs
-        self._stateful = {**stateful, **stateful_wrappers(envs)}
-        if self.config.capture_video:
+        wrappers = stateful_wrappers(envs)
+        self._stateful = {**stateful, **wrappers}
+        if self.config.capture_video and self.distributed.is_main:
             self._video_env = video_env(self.config, envs)
-        base_seed = self.config.seed
+        base_seed = self.seed
         if self.checkpoint_to_resume is not None:
             try:
-                metadata = load_run_checkpoint(
-                    self.checkpoint_to_resume, self._stateful, self._resume_metadata
+                metadata = load_on_every_rank(
+                    self.distributed, self.checkpoint_to_resume, self._stateful, self._resume_metadata
                 )
             except BaseException:
-                self._lock.release()
+                self._release_lock()
                 raise
             self.step = int(metadata["step"])
             self._next_eval = int(metadata["next_eval"])
             self._next_checkpoint = int(metadata["next_checkpoint"])
             self._wall = Stopwatch(time.perf_counter, float(metadata["train_seconds"]))
             self._cpu = Stopwatch(time.process_time, float(metadata["train_cpu_seconds"]))
-            base_seed = episode_seed(self.config.seed, self.step)
+            base_seed = episode_seed(self.seed, self.step)
             done = self.step >= self.config.total_timesteps
-            self._open_log(log_rows_to_keep(self.step, evaluations_too=done))
+            if self.distributed.is_main:
+                self._open_log(log_rows_to_keep(self.step, evaluations_too=done))
+        self._statistics = statistics_sync(self.distributed, wrappers)
         obs: np.ndarray = seed_env(envs, base_seed).obs
         return obs
 
@@ -251,9 +238,10 @@ class Run:
         """Count ``num_steps`` environment steps; log the episodes that ended in ``info``.
 
         ``info`` is the step's info of envs wrapped in ``RecordEpisodeStatistics``: every
-        finished episode's return and length are logged at the new step.
+        finished episode's return and length are logged at the new step. On several processes
+        the step counts all of them (``num_steps`` each), and rank 0 logs its own episodes.
         """
-        self.step += num_steps
+        self.step += num_steps * self.distributed.world_size
         if "episode" in info:
             episodes = info["episode"]
             for i in np.flatnonzero(info["_episode"]):
@@ -270,16 +258,19 @@ class Run:
         if self.done:
             return obs
         every = self.config.eval_every
-        if every and self.step >= self._next_eval:
-            self.log_evaluation(self.evaluate(policy, self.config.eval_episodes))
-            self.record_videos(policy)
+        evaluation_due = bool(every) and self.step >= self._next_eval
+        self._merge_statistics(due=evaluation_due or self.checkpoint_due)
+        if evaluation_due:
+            if self.distributed.is_main:
+                self.log_evaluation(self.evaluate(policy, self.config.eval_episodes))
+                self.record_videos(policy)
             while self._next_eval <= self.step:
                 self._next_eval += every
         if self.checkpoint_due:
             while self._next_checkpoint <= self.step:
                 self._next_checkpoint += self.config.checkpoint_every
             self.save_checkpoint()
-            obs = seed_env(self._training_envs, episode_seed(self.config.seed, self.step)).obs
+            obs = seed_env(self._training_envs, episode_seed(self.seed, self.step)).obs
         return obs
 
     def finish(self, policy: Policy) -> dict[str, Any]:
@@ -293,31 +284,32 @@ class Run:
             ``mean_return``, ``std_return``, ``mean_length``, ``train_seconds``), plus
             ``learning_curve``: the figure's path, or None without matplotlib (``rlcore[plot]``).
         """
+        self._merge_statistics(due=True)
         self.save_checkpoint()
+        if not self.distributed.is_main:  # rank 0 evaluates and writes; the others get its summary
+            self._close_envs()
+            summary: dict[str, Any] = self.distributed.broadcast(None)
+            return summary
         result = self.evaluate(policy, self.config.final_eval_episodes)
         self.log_evaluation(result)
         videos = self.record_videos(policy)
+        self._close_envs()
+        self.logger.close()
+        self._release_lock()
+        ids = {"algo": self.algo, "env_id": self.config.env_id, "seed": self.config.seed, "step": self.step}
+        clocks = {"train_seconds": self.train_seconds, "train_cpu_seconds": self.train_cpu_seconds}
+        summary = write_final_summary(self.path, ids, result, clocks, videos)
+        self.distributed.broadcast(summary)
+        return summary
+
+    def _close_envs(self) -> None:
         for env in (self._training_envs, self._eval_envs, self._video_env):
             if env is not None:
                 env.close()
-        self.logger.close()
-        self._lock.release()
-        summary: dict[str, Any] = {
-            "algo": self.algo,
-            "env_id": self.config.env_id,
-            "seed": self.config.seed,
-            "step": self.step,
-            **evaluation_report(result),
-            "train_seconds": self.train_seconds,
-            "train_cpu_seconds": self.train_cpu_seconds,
-            "run_dir": str(self.path),
-            "videos": [str(path) for path in videos],
-            "evaluations": logged_evaluations(self.path),
-        }
-        write_atomically(self.path / EVAL_FILENAME, json.dumps(summary, indent=2) + "\n")
-        title = f"{self.algo.upper()} on {self.config.env_id}, seed {self.config.seed}"
-        summary["learning_curve"] = plot_learning_curve(self.path, title)
-        return summary
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     # ------------------------------------------------------------------ clock, log, evaluation
     @property
@@ -337,7 +329,9 @@ class Run:
             yield
 
     def log(self, data: LogData, step: int | None = None) -> None:
-        """Write ``data`` at environment step ``step`` (default: the current step)."""
+        """Write ``data`` at environment step ``step`` (default: the current step); rank 0 only."""
+        if not self.distributed.is_main:
+            return
         self.logger.write(data, step=self.step if step is None else step)
 
     def evaluate(self, policy: Policy, episodes: int) -> EvaluationResult:
@@ -378,8 +372,13 @@ class Run:
         buffer files are deleted; of the checkpoints, the newest ``config.keep_last`` are kept
         (all with 0). Returns the checkpoint's path.
         """
+        holders = gather_rank_states(self.distributed, self._stateful)
+        path = self.path / CHECKPOINT_DIR / f"step_{self.step:09d}.pt"
+        if not self.distributed.is_main:
+            return path
         metadata = {
             "step": self.step,
+            "world_size": self.distributed.world_size,
             # The evaluate command evaluates on as many sub-envs: the same episodes as this run.
             "num_eval_envs": None if self._eval_envs is None else self._eval_envs.num_envs,
             "next_eval": self._next_eval,
@@ -387,8 +386,9 @@ class Run:
             "train_seconds": self.train_seconds,
             "train_cpu_seconds": self.train_cpu_seconds,
         }
-        path = self.path / CHECKPOINT_DIR / f"step_{self.step:09d}.pt"
-        return save_run_checkpoint(path, self._stateful, metadata, keep_last=self.config.keep_last)
+        return save_run_checkpoint(
+            path, {**self._stateful, **holders}, metadata, keep_last=self.config.keep_last
+        )
 
     @property
     def _training_envs(self) -> VectorEnv:

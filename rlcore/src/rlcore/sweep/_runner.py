@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from rlcore.runs import ERROR_FILENAME, RunLockedError, run_state, started_from
+from rlcore.runs import ERROR_FILENAME, RunLockedError, launch, run_state, started_from
 from rlcore.sweep._options import CPUS_PER_TRIAL, GPUS_PER_TRIAL, MAX_CONCURRENT, NUM_CPUS, PROGRESS_EVERY
 from rlcore.sweep._ray import capacity, check_resources, ray_session
 from rlcore.sweep._summary import SweepSummary, summarize_sweep
@@ -55,7 +55,7 @@ def _run_trial(
     start = time.perf_counter()
     # The run records and copies the config file, where this worker's machine has it.
     with started_from(config_file if config_file is not None and config_file.is_file() else None):
-        summary = train(config, resume=resume)
+        summary = launch(train, config, resume=resume)  # on config.devices processes
     return {"mean_return": summary.get("mean_return", math.nan), "seconds": time.perf_counter() - start}
 
 
@@ -208,7 +208,9 @@ def run_sweep(
             in its ``config.json`` and copies it into its directory (``config.toml``).
         address, num_cpus: where Ray runs, as above.
         cpus_per_trial, gpus_per_trial: the Ray resources of each trial (fractions allowed):
-            from 0.0001 (Ray's step) to 10000, ``gpus_per_trial`` also 0.
+            from 0.0001 (Ray's step) to 10000, ``gpus_per_trial`` also 0. A trial whose config
+            has ``devices=N`` starts N processes (:func:`rlcore.runs.launch`): give it N CPUs,
+            or N GPUs with ``device="cuda"``.
         max_concurrent: at most this many trials at once, 1 to 100000 (default: as many as fit).
         progress_every: seconds between progress lines while no trial ends, 0.1 to 86400.
         log_to_driver: show the trials' own output here.
