@@ -16,6 +16,7 @@ same contract on its own wrappers::
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ __all__ = [
     "check_wrapper",
     "make_vector_env",
     "tiny_agent",
+    "train_interrupted",
 ]
 
 ResetFunc = Callable[["GenericTestEnv", "int | None", "dict[str, Any] | None"], tuple[Any, dict[str, Any]]]
@@ -329,3 +331,53 @@ def tiny_agent(name: str = "tiny") -> Agent[Any]:
     from rlcore._tiny_agent import tiny_agent as make
 
     return make(name)
+
+
+def train_interrupted(train: Callable[..., dict[str, Any]], config: Any, *, after_step: int) -> int:
+    """Train ``config`` as a process killed right after the checkpoint at ``after_step`` would.
+
+    Runs ``train(config)`` through :func:`rlcore.runs.launch` (so on ``config.devices``
+    processes) and stops every process as soon as its run has saved the periodic checkpoint
+    at a step ``>= after_step``: nothing after it is written, no ``eval.json``; the run directory
+    is left ``resumable``, with that checkpoint the newest (its replay buffers with it). A test
+    then resumes it and compares with the run that was not interrupted. Returns the step of
+    that checkpoint.
+
+    Raises:
+        AssertionError: if the run ended without such a checkpoint (``after_step`` past the
+            last periodic checkpoint).
+    """
+    from rlcore.runs import launch
+
+    stopped = launch(functools.partial(_train_until, train=train, after_step=after_step), config)
+    if not isinstance(stopped, int):
+        raise AssertionError(f"train_interrupted: the run finished without a checkpoint at or after step {after_step}")
+    return stopped
+
+
+class _Interrupted(Exception):
+    """Stops a run in :func:`train_interrupted` (as a kill would)."""
+
+
+def _train_until(config: Any, *, resume: bool = False, train: Callable[..., Any], after_step: int) -> Any:
+    from rlcore.runs import Run
+
+    after = Run.after_step
+
+    def after_step_then_stop(self: Run, policy: Any, obs: Any) -> Any:
+        due = self.checkpoint_due
+        obs = after(self, policy, obs)
+        if due and self.step >= after_step:
+            # What the end of a killed process does: its envs and its run directory's lock go.
+            self._close_envs()
+            self._release_lock()
+            raise _Interrupted(self.step)
+        return obs
+
+    Run.after_step = after_step_then_stop  # type: ignore[method-assign]
+    try:
+        return train(config, resume=resume)
+    except _Interrupted as stop:
+        return int(stop.args[0])
+    finally:
+        Run.after_step = after  # type: ignore[method-assign]

@@ -240,9 +240,8 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
     networks, act_greedily = make_policy(config, envs, device)
     q_network = networks["q_network"]
     target_network = copy.deepcopy(q_network)
-    parameters = list(q_network.parameters())
     # fused: one kernel for all the parameters instead of several per tensor.
-    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=True)
+    optimizer = torch.optim.Adam(q_network.parameters(), lr=config.learning_rate, fused=True)
     observation_space = envs.single_observation_space
     buffer = ReplayBuffer(
         config.buffer_size,
@@ -271,6 +270,9 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
         optimizer=optimizer,
         buffer=buffer,
     )
+    # The loss goes through `model` and steps `optimizer`: with --devices N, Lightning Fabric's DDP
+    # wrappers (gradients averaged over the processes); else `q_network` itself.
+    model, optimizer = run.setup(q_network, optimizer)
     num_envs, num_actions = config.num_envs, q_network.num_actions
 
     while not run.done:
@@ -327,15 +329,15 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
                         next_value = next_q.max(dim=1).values
                     td_target = batch.rewards + batch.discounts * (~batch.terminated) * next_value
                 q = (
-                    q_network(batch.observations)
+                    model(batch.observations)
                     .gather(1, batch.actions.long().unsqueeze(1))
                     .squeeze(1)
                 )
                 loss = F.smooth_l1_loss(q, td_target)
 
                 optimizer.zero_grad(set_to_none=True)
-                torch.autograd.backward(loss)  # loss.backward(), which has no type annotations
-                nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
+                run.backward(loss)  # loss.backward(); with N processes, the gradients averaged
+                run.clip_gradients(model, optimizer, config.max_grad_norm)
                 optimizer.step()
                 losses.append(loss.detach())
             stats = {

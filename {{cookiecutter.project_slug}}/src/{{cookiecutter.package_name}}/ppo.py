@@ -326,9 +326,8 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     device, action_space = run.device, envs.single_action_space
     networks, act_deterministically = make_policy(config, envs, device)
     agent = networks["agent"]
-    parameters = list(agent.parameters())
     # fused: one kernel for all the parameters, not several per tensor (a third of the update).
-    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5, fused=True)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
     buffer = RolloutBuffer(
         config.num_steps,
         envs.single_observation_space,
@@ -345,6 +344,10 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
     final_clip = 0.0 if config.anneal_clip else config.clip_coef
     clip_range = LinearSchedule(config.clip_coef, final_clip, config.total_timesteps)
     obs = run.start(envs, eval_envs, **networks, optimizer=optimizer, buffer=buffer)
+    # The loss goes through `model` and steps `optimizer`: with --devices N, Lightning Fabric's DDP
+    # wrappers (gradients averaged over the processes); else `agent` itself. The rollout and the
+    # checkpoints use `agent`, which shares the parameters.
+    model, optimizer = run.setup(agent, optimizer, forward_methods=("policy_and_value",))
 
     while not run.done:
         # ------------------------------------------------------------------ rollout
@@ -386,7 +389,7 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
         diagnostics = []
         for epoch in range(config.update_epochs):
             for batch in buffer.minibatches(config.batch_size, normalize_advantages=True):
-                distribution, new_values = agent.policy_and_value(batch.observations)
+                distribution, new_values = model.policy_and_value(batch.observations)
                 log_ratio = distribution.log_prob(batch.actions) - batch.log_probs
                 ratio = log_ratio.exp()
                 advantages = batch.advantages
@@ -400,8 +403,8 @@ def train(config: PPOConfig, *, resume: bool = False) -> dict[str, Any]:
                     loss = loss - config.ent_coef * distribution.entropy().mean()
 
                 optimizer.zero_grad(set_to_none=True)
-                torch.autograd.backward(loss)  # loss.backward(), which has no type annotations
-                nn.utils.clip_grad_norm_(parameters, config.max_grad_norm, foreach=True)
+                run.backward(loss)  # loss.backward(); with N processes, the gradients averaged
+                run.clip_gradients(model, optimizer, config.max_grad_norm)
                 optimizer.step()
                 if epoch == config.update_epochs - 1:
                     with torch.no_grad():

@@ -39,10 +39,12 @@ def launch(function: Callable[..., T], /, *args: Any, processes: int, num_nodes:
         RuntimeError: for ``num_nodes > 1`` in a process that was not launched on a cluster:
             each node's processes are started by the cluster (srun, torchrun, fabric run).
     """
-    if (processes == 1 and num_nodes == 1) or is_launched():
-        value = function(*args, **kwargs)
+    if processes == 1 and num_nodes == 1:
+        return function(*args, **kwargs)
+    if is_launched():  # by the cluster: this process is one of them
+        result = function(*args, **kwargs)
         leave_process_group()
-        return value
+        return result
     if num_nodes > 1:
         raise RuntimeError(
             f"num_nodes={num_nodes}: start {processes} process(es) on each node with srun (SLURM), "
@@ -59,16 +61,16 @@ def launch(function: Callable[..., T], /, *args: Any, processes: int, num_nodes:
         join=False,
         start_method="spawn",
     )
-    result: list[bytes] = []
+    received: list[bytes] = []
     # Read the result while waiting: a large one would fill the pipe and block its writer.
     while not processes_context.join(timeout=0.2):
         while not results.empty():
-            result.append(results.get())
+            received.append(results.get())
     while not results.empty():
-        result.append(results.get())
-    if not result:
+        received.append(results.get())
+    if not received:
         raise RuntimeError("launch: rank 0 ended without a result")
-    value: T = pickle.loads(result[0])  # from the rank this call spawned
+    value: T = pickle.loads(received[0])  # from the rank this call spawned
     return value
 
 
