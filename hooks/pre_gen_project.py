@@ -90,6 +90,8 @@ DEPENDENCY_MODULES: dict[str, tuple[str, ...]] = {
         "pybullet_utils",
         "eglRenderer",
     ),
+    # One run on several processes (the fabric extra, also in dev): Lightning Fabric.
+    "lightning-fabric": ("lightning_fabric",),
     # The notebooks: Jupyter (the notebooks extra), a kernel and its client (pytest runs them),
     # nbdev (notebooks=nbdev).
     "jupyter": (),

@@ -145,8 +145,11 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
         notebook_dev.add("matplotlib")  # the quickstart's learning curve, without rlcore[plot]
     # The PyBullet env's own extra, in dev too: the project's tests step it.
     bullet = {"pybullet"} if answers["custom_env"] == "pybullet" else set()
-    assert extras["dev"] == {"pytest", "pre-commit", "ruff", "mypy"} | notebook_dev | bullet
+    # Lightning Fabric: the fabric extra, in dev too where tests/test_distributed.py uses it.
+    fabric = {"lightning-fabric"} if has_agent else set()
+    assert extras["dev"] == {"pytest", "pre-commit", "ruff", "mypy"} | notebook_dev | bullet | fabric
     assert extras["sweep"] == {"ray"}
+    assert extras.pop("fabric") == {"lightning-fabric"}
     if bullet:
         assert extras.pop("pybullet") == bullet
     if kind == "none":

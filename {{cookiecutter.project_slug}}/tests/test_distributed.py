@@ -20,7 +20,7 @@ from rlcore.testing import train_interrupted
 
 from {{ cookiecutter.package_name }}.agents import AGENTS
 
-pytest.importorskip("lightning_fabric", reason="the fabric extra (Lightning Fabric) is not installed")
+pytest.importorskip("lightning_fabric", reason="needs the fabric extra (Lightning Fabric)")
 
 
 @pytest.mark.parametrize("name", sorted(AGENTS))
@@ -47,7 +47,8 @@ def test_two_processes_resume_exactly(name: str, tmp_path: Path) -> None:
     assert train_interrupted(train, cut, after_step=1_024) == 1_024
     resumed = runs.launch(train, cut, resume=True)
     assert resumed["episode_returns"] == whole["episode_returns"]
-    logged, again = read_csv_log(tmp_path / "run" / "progress.csv"), read_csv_log(tmp_path / "cut" / "progress.csv")
+    logged = read_csv_log(tmp_path / "run" / "progress.csv")
+    again = read_csv_log(tmp_path / "cut" / "progress.csv")
     assert sorted(logged) == sorted(again)
     for key in logged:
         if key.startswith("train/"):
