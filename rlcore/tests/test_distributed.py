@@ -211,6 +211,12 @@ def test_several_devices_need_a_launched_process() -> None:
         Distributed(torch.device("cpu"), devices=2)
 
 
+@pytest.mark.parametrize("strategy", ["ddp_spawn", "ddp_fork", "ddp_notebook"])
+def test_strategies_that_start_processes_are_refused(strategy: str) -> None:
+    with pytest.raises(ValueError, match="starts processes itself"):
+        Distributed(torch.device("cpu"), strategy=strategy)
+
+
 def test_several_nodes_are_started_by_the_cluster() -> None:
     with pytest.raises(RuntimeError, match="srun"):
         launch(print, processes=2, num_nodes=2)
@@ -264,6 +270,10 @@ def test_a_run_on_two_processes_is_reproducible_resumable_and_written_by_rank_ze
     final = torch.load(tmp_path / "cut" / "checkpoints" / "step_000001024.pt", weights_only=True)
     for name, tensor in checkpoint["objects"]["policy"].items():
         torch.testing.assert_close(final["objects"]["policy"][name], tensor, rtol=0, atol=0)
+
+    # Started again without --resume: rank 0's refusal, raised here as one process raises it.
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        launch_run(tiny_train, _config(tmp_path / "full", devices=2))
 
     # On another number of processes: refused, and the run is left as it was.
     for late in (tmp_path / "cut" / "checkpoints").glob("step_000001024*"):

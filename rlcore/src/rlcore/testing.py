@@ -351,7 +351,9 @@ def train_interrupted(train: Callable[..., dict[str, Any]], config: Any, *, afte
 
     stopped = launch(functools.partial(_train_until, train=train, after_step=after_step), config)
     if not isinstance(stopped, int):
-        raise AssertionError(f"train_interrupted: the run finished without a checkpoint at or after step {after_step}")
+        raise AssertionError(
+            f"train_interrupted: the run finished without a checkpoint at or after step {after_step}"
+        )
     return stopped
 
 

@@ -23,7 +23,15 @@ rank 0 writing the run directory, every rank's state in the checkpoints); an age
 from __future__ import annotations
 
 from rlcore.distributed._launch import launch
-from rlcore.distributed._processes import FABRIC_HINT, Distributed, is_launched, uses_fabric
+from rlcore.distributed._processes import FABRIC_HINT, Distributed, check_settings, is_launched, uses_fabric
 from rlcore.distributed._statistics import StatisticsSync
 
-__all__ = ["FABRIC_HINT", "Distributed", "StatisticsSync", "is_launched", "launch", "uses_fabric"]
+__all__ = [
+    "FABRIC_HINT",
+    "Distributed",
+    "StatisticsSync",
+    "check_settings",
+    "is_launched",
+    "launch",
+    "uses_fabric",
+]

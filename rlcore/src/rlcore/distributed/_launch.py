@@ -27,8 +27,9 @@ def launch(function: Callable[..., T], /, *args: Any, processes: int, num_nodes:
     ``NODE_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR=127.0.0.1`` and a free ``MASTER_PORT``), so
     that a ``Fabric(devices=processes)`` made inside connects them instead of starting
     processes of its own. This process only waits: if one rank raises, the others are
-    stopped and the error is raised here with that rank's traceback (PyTorch's
-    ``ProcessRaisedException``). ``function``, ``args`` and ``kwargs`` must be picklable
+    stopped and the error is raised here: rank 0's own exception if rank 0 raised one (a
+    refused run, a bad config: what one process would raise), otherwise PyTorch's
+    ``ProcessRaisedException`` with the failed rank's traceback. ``function``, ``args`` and ``kwargs`` must be picklable
     (a module-level function: not one defined in a notebook).
 
     Directly, in this process, without starting any: one process, or a process that is
@@ -62,16 +63,38 @@ def launch(function: Callable[..., T], /, *args: Any, processes: int, num_nodes:
         start_method="spawn",
     )
     received: list[bytes] = []
-    # Read the result while waiting: a large one would fill the pipe and block its writer.
-    while not processes_context.join(timeout=0.2):
+    try:
+        # Read the result while waiting: a large one would fill the pipe and block its writer.
+        while not processes_context.join(timeout=0.2):
+            while not results.empty():
+                received.append(results.get())
+    except Exception as failure:
         while not results.empty():
             received.append(results.get())
+        outcome = pickle.loads(received[0]) if received else None  # from the rank this call spawned
+        if isinstance(outcome, _Raised) and _its_own(outcome.error):
+            # Rank 0's own error, as one process would raise it (a refused run, a bad config).
+            raise outcome.error from failure
+        raise
     while not results.empty():
         received.append(results.get())
     if not received:
         raise RuntimeError("launch: rank 0 ended without a result")
-    value: T = pickle.loads(received[0])  # from the rank this call spawned
+    value: T = pickle.loads(received[0])
     return value
+
+
+def _its_own(error: BaseException) -> bool:
+    """Whether rank 0's error is its own, not gloo's or NCCL's news that another rank died
+    (a bare ``RuntimeError`` or a ``torch.distributed.DistError``)."""
+    return type(error) is not RuntimeError and not isinstance(error, torch.distributed.DistError)
+
+
+class _Raised:
+    """What rank 0 raised, sent back to the process that launched it."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 def _run_rank(
@@ -93,7 +116,15 @@ def _run_rank(
             "WORLD_SIZE": str(world_size),
         }
     )
-    value = function(*args, **kwargs)
+    try:
+        value = function(*args, **kwargs)
+    except Exception as error:
+        if rank == 0:
+            try:
+                results.put(pickle.dumps(_Raised(error)))
+            except Exception:  # an error that does not pickle: its text
+                results.put(pickle.dumps(_Raised(RuntimeError(f"{type(error).__name__}: {error}"))))
+        raise
     leave_process_group()
     if rank == 0:
         # Plain pickle bytes: torch's queue would share tensors through this process's memory,

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["FABRIC_HINT", "Distributed", "is_launched", "uses_fabric"]
+__all__ = ["FABRIC_HINT", "Distributed", "check_settings", "is_launched", "uses_fabric"]
 
 FABRIC_HINT = "pip install 'rlcore[fabric]' (Lightning Fabric)"
 
@@ -48,6 +48,19 @@ def is_launched() -> bool:
     return any(getattr(environments, name).detect() for name in clusters)
 
 
+def check_settings(device: str, devices: int, strategy: str) -> None:
+    """Raise ValueError for settings rlcore cannot run: a strategy that starts processes itself
+    (``ddp_spawn``, ``ddp_fork``, ``ddp_notebook``: rlcore starts them), one GPU (``cuda:K``)
+    for several devices."""
+    if any(word in strategy for word in ("spawn", "fork", "notebook")):
+        raise ValueError(
+            f"strategy {strategy!r} starts processes itself; rlcore starts them "
+            "(rlcore.runs.launch, srun, torchrun): use 'auto' or 'ddp' (or fsdp, deepspeed)"
+        )
+    if device.startswith("cuda:") and devices > 1:
+        raise ValueError(f"device {device!r} names one GPU but devices={devices}: use device 'cuda'")
+
+
 def uses_fabric(devices: int, num_nodes: int, strategy: str, precision: str) -> bool:
     """Whether these settings need Lightning Fabric: one device, ``auto`` and ``32-true`` do not."""
     return devices * num_nodes > 1 or strategy != "auto" or precision != "32-true"
@@ -72,6 +85,8 @@ class Distributed:
         ImportError: if Fabric is needed and not installed (``rlcore[fabric]``).
         RuntimeError: if several processes are asked for but this process was not launched as
             one of them (:func:`rlcore.distributed.launch`, ``fabric run``, ``torchrun``, ``srun``).
+        ValueError: for a strategy that starts processes itself (``ddp_spawn``, ``ddp_fork``,
+            ``ddp_notebook``), or ``cuda:K`` with several devices.
     """
 
     def __init__(
@@ -94,8 +109,7 @@ class Distributed:
                 "project's command line (python -m <package>.train ... --devices N), or on a cluster "
                 "with srun / fabric run / torchrun (one process per device)"
             )
-        if device.type == "cuda" and device.index is not None and devices > 1:
-            raise ValueError(f"device {str(device)!r} names one GPU but devices={devices}: use device 'cuda'")
+        check_settings(str(device), devices, strategy)
         fabric_devices: Any = [device.index] if device.index is not None else devices
         self.fabric = _fabric_class()(
             accelerator=device.type,

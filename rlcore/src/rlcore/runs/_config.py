@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 import gymnasium as gym
 
+from rlcore.distributed import check_settings
 from rlcore.runs._fields import (
     AtLeast,
     NonNegativeInt,
@@ -96,6 +97,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        check_settings(self.device, self.devices, self.strategy)
 
     def env_wrappers(self) -> tuple[EnvWrapper, ...]:
         """The wrappers of each sub-env, innermost first; none here, an agent's config adds them.
