@@ -31,6 +31,7 @@ __all__ = [
     "copy_template_repo",
     "cruft_update",
     "expected_files",
+    "install_dev",
     "load_module",
     "make_overlay_venv",
     "notebooks_kind",
@@ -271,6 +272,14 @@ def _git_commit(repo: Path, message: str) -> None:
         run(["git", "config", "user.email", "template-tests@example.org"], repo)
     run(["git", "add", "--all"], repo)
     run(["git", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message], repo)
+
+
+def install_dev(python: Path, project: Path) -> None:
+    """``pip install -e "<project>[dev]"`` with ``python``, as a user installs a generated project."""
+    run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
+        project,
+    )
 
 
 def make_overlay_venv(path: Path, *, rlcore_checkout: bool) -> Path:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import REPO, bake, make_overlay_venv, run, run_pre_commit
+from helpers import REPO, bake, install_dev, make_overlay_venv, run, run_pre_commit
 
 pytestmark = pytest.mark.slow
 
@@ -92,10 +92,7 @@ def installed(
         rlcore_source="index",
         ci="none",
     )
-    run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
-        project,
-    )
+    install_dev(python, project)
     return Installed(custom_env, project, package, f"{package}/{name}", test_file, python)
 
 

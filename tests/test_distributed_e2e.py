@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, bake, make_overlay_venv, run
+from helpers import REPO, bake, install_dev, make_overlay_venv
 
 pytestmark = pytest.mark.slow
 
@@ -71,10 +71,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         rlcore_source="index",
         ci="none",
     )
-    run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
-        project,
-    )
+    install_dev(python, project)
     return Installed(project, python)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import AGENTS_OF, CACHE, REPO, bake, make_overlay_venv, release_repo, run
+from helpers import AGENTS_OF, CACHE, REPO, bake, install_dev, make_overlay_venv, release_repo, run
 
 import rlcore
 
@@ -49,10 +49,7 @@ def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     template = release_repo(root / "template") if source == "git" else REPO
     project = bake(template, root / "out", **answers)
     python = make_overlay_venv(root / "venv", rlcore_checkout=source == "index")
-    run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
-        root,
-    )
+    install_dev(python, project)
     return Installed(source, project, python, "rl_research", AGENTS_OF[agent or "ppo"])
 
 

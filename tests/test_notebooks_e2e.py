@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import REPO, bake, make_overlay_venv, run, run_pre_commit
+from helpers import REPO, bake, install_dev, make_overlay_venv, run, run_pre_commit
 
 pytestmark = pytest.mark.slow
 
@@ -55,10 +55,7 @@ def installed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         REPO, root / "out", notebooks=request.param, example_agent="none", rlcore_source="index", ci="none"
     )
     python = make_overlay_venv(root / "venv", rlcore_checkout=True)
-    run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{project}[dev]"],
-        root,
-    )
+    install_dev(python, project)
     return Installed(request.param, project, python)
 
 
