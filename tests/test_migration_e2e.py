@@ -50,8 +50,8 @@ ANSWERS = {
     "logger": "csv",
 }
 #: What the patch release fixes in a run directory: eval.json records the rlcore that wrote it.
-FIX_MARKER = '"run_dir": str(self.path),'
-FIXED = '"run_dir": str(self.path),\n            "written_by": f"rlcore {__version__}",'
+FIX_MARKER = '"run_dir": str(run_dir),'
+FIXED = '"run_dir": str(run_dir),\n        "written_by": f"rlcore {__version__}",'
 # The patched module imports the version for it, as the release would.
 IMPORT_MARKER = "from rlcore.evaluation import EvaluationResult, evaluate\n"
 VERSION_IMPORT = "from rlcore._version import __version__\n"
@@ -103,10 +103,10 @@ def build_patch_release(destination: Path) -> Path:
     text = version_file.read_text(encoding="utf-8")
     assert f'__version__ = "{CURRENT}"' in text
     version_file.write_text(text.replace(f'__version__ = "{CURRENT}"', f'__version__ = "{PATCH}"'))
-    run_module = root / "src" / "rlcore" / "runs" / "_run.py"
+    run_module = root / "src" / "rlcore" / "runs" / "_evaluations.py"
     code = run_module.read_text(encoding="utf-8")
-    assert code.count(FIX_MARKER) == 1, "the patch's anchor in rlcore/runs/_run.py moved"
-    assert code.count(IMPORT_MARKER) == 1, "the import the patch follows in rlcore/runs/_run.py moved"
+    assert code.count(FIX_MARKER) == 1, "the patch's anchor in rlcore/runs/_evaluations.py moved"
+    assert code.count(IMPORT_MARKER) == 1, "the import the patch follows in rlcore/runs/_evaluations.py moved"
     run_module.write_text(
         code.replace(FIX_MARKER, FIXED).replace(IMPORT_MARKER, IMPORT_MARKER + VERSION_IMPORT)
     )
