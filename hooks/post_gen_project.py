@@ -88,7 +88,7 @@ PRUNED_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "ci": {"none": (".github",)},
     "example_agent": {
-        "none": (*_PPO_FILES, *_DQN_FILES, "configs", "tests/test_distributed.py"),
+        "none": (*_PPO_FILES, *_DQN_FILES, "configs", "tests/test_distributed.py", "tests/test_atari.py"),
         "ppo": _DQN_FILES,
         "dqn": _PPO_FILES,
         "all": (),

@@ -92,6 +92,9 @@ DEPENDENCY_MODULES: dict[str, tuple[str, ...]] = {
     ),
     # One run on several processes (the fabric extra, also in dev): Lightning Fabric.
     "lightning-fabric": ("lightning_fabric",),
+    # Atari games (the atari extra, also in dev): the emulator with its ROMs, OpenCV for the frames.
+    "ale-py": ("ale_py",),
+    "opencv-python-headless": ("cv2",),
     # The notebooks: Jupyter (the notebooks extra), a kernel and its client (pytest runs them),
     # nbdev (notebooks=nbdev).
     "jupyter": (),

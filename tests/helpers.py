@@ -175,7 +175,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     for agent in AGENTS_OF[answers["example_agent"]]:
         files |= {f"{package}/{agent}.py", f"tests/test_{agent}.py", f"configs/{agent}-cartpole.toml"}
     if AGENTS_OF[answers["example_agent"]]:
-        files.add("tests/test_distributed.py")
+        files |= {"tests/test_distributed.py", "tests/test_atari.py"}
     for env in ENVS_OF[answers["custom_env"]]:
         files |= {f"{package}/envs/__init__.py", f"{package}/envs/{env}.py", f"tests/test_{env}.py"}
     return files

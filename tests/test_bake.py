@@ -147,9 +147,14 @@ def test_pyproject_metadata(bakes: dict[str, tuple[dict[str, Any], Path]], name:
     bullet = {"pybullet"} if answers["custom_env"] == "pybullet" else set()
     # Lightning Fabric: the fabric extra, in dev too where tests/test_distributed.py uses it.
     fabric = {"lightning-fabric"} if has_agent else set()
-    assert extras["dev"] == {"pytest", "pre-commit", "ruff", "mypy"} | notebook_dev | bullet | fabric
+    # Atari: the atari extra, in dev too where tests/test_atari.py trains the agents on Pong.
+    atari = {"ale-py", "opencv-python-headless"}
+    assert extras["dev"] == {"pytest", "pre-commit", "ruff", "mypy"} | notebook_dev | bullet | fabric | (
+        atari if has_agent else set()
+    )
     assert extras["sweep"] == {"ray"}
     assert extras.pop("fabric") == {"lightning-fabric"}
+    assert extras.pop("atari") == atari
     if bullet:
         assert extras.pop("pybullet") == bullet
     if kind == "none":

@@ -216,3 +216,40 @@ def test_image_observations_are_not_normalised() -> None:
 
     with pytest.raises(ValueError, match=r"normalize_observation: 'rlcore/PixelCatch-v0' gives images"):
         make_envs(RunConfig(env_id="rlcore/PixelCatch-v0"), 2, normalize_observation=True)
+
+
+@pytest.mark.parametrize("limit", [1, 7, 30])
+def test_max_episode_steps_truncates_training_and_evaluation_episodes_like_time_limit(limit):
+    config = tiny_config(None, env_id="Pendulum-v1", max_episode_steps=limit)
+    envs = make_envs(config, 2)
+    eval_envs = make_envs(config, 2, evaluation_of=envs)
+    # The reference: Gymnasium's TimeLimit around each env by hand (Pendulum's own limit is 200).
+    references = [single.TimeLimit(gym.make("Pendulum-v1"), max_episode_steps=limit) for _ in range(2)]
+    for vector in (envs, eval_envs):
+        vector.reset(seed=[5, 6])
+        [env.reset(seed=seed) for env, seed in zip(references, (5, 6))]
+        for _ in range(2 * limit + 3):
+            actions = np.full((2, 1), 0.5, dtype=np.float32)
+            _, rewards, terminated, truncated, info = vector.step(actions)
+            expected = [env.step(action) for env, action in zip(references, actions)]
+            np.testing.assert_allclose(rewards, [e[1] for e in expected], rtol=1e-6)
+            np.testing.assert_array_equal(truncated, [e[3] for e in expected])
+            assert not terminated.any()
+            for i, e in enumerate(expected):
+                if e[3]:
+                    assert info["episode"]["l"][i] == limit
+                    references[i].reset()
+        vector.close()
+
+
+def test_max_episode_steps_zero_keeps_the_envs_own_limit():
+    envs = make_envs(tiny_config(None, env_id="Pendulum-v1"), 1)
+    envs.reset(seed=0)
+    lengths = []
+    for _ in range(200):
+        *_, truncated, info = envs.step(np.zeros((1, 1), dtype=np.float32))
+        if truncated[0]:
+            lengths.append(int(info["episode"]["l"][0]))
+    assert lengths == [200]
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        tiny_config(None, max_episode_steps=-1)

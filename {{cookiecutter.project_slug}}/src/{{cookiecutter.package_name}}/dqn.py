@@ -133,6 +133,30 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "total_timesteps": 50_000,
         "eval_every": 2_560,
     },
+    # Every Atari game, ALE/<Game>-v5 (the atari extra; rlcore.wrappers.atari: 4 frames per step,
+    # 84 x 84 grey, sticky actions, rewards clipped to their sign for training only; the logs
+    # report whole games, unclipped): rl-baselines3-zoo, hyperparams/dqn.yml "atari", a lost life
+    # ending the training episode as the zoo's AtariWrapper does, plus Double DQN (the config's
+    # default). The replay buffer stores each of the 4 stacked frames once: 100k transitions take
+    # about 0.75 GB instead of 5.6 GB. Evaluations are whole games of up to 27,000 steps.
+    "ALE/*": {
+        "buffer_size": 100_000,
+        "learning_rate": 1e-4,
+        "batch_size": 32,
+        "learning_starts": 100_000,
+        "target_update_interval": 1_000,
+        "train_freq": 4,
+        "gradient_steps": 1,
+        "exploration_fraction": 0.1,
+        "exploration_final_eps": 0.01,
+        "frame_stack": 4,
+        "terminal_on_life_loss": True,
+        "total_timesteps": 10_000_000,
+        "eval_every": 250_000,
+        "eval_episodes": 5,
+        "final_eval_episodes": 30,
+        "checkpoint_every": 500_000,
+    },
 {%- if cookiecutter.custom_env == "numpy" %}
     # The project's point mass (envs/point_mass.py): the CartPole settings' shape; over 5 seeds,
     # 50k steps give a mean return of 18.3 (18.0 to 18.6; a random policy -17).

@@ -198,6 +198,30 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
         "total_timesteps": 16_384,
         "eval_every": 2_048,
     },
+    # Every Atari game, ALE/<Game>-v5 (the atari extra; rlcore.wrappers.atari: 4 frames per step,
+    # 84 x 84 grey, sticky actions, rewards clipped to their sign for training only; the logs
+    # report whole games, unclipped): rl-baselines3-zoo, hyperparams/ppo.yml "atari" (lin_2.5e-4,
+    # lin_0.1), a lost life ending the training episode as the zoo's AtariWrapper does. 10M steps
+    # are 40M frames; evaluations are whole games of up to 27,000 steps, hence few and rare.
+    "ALE/*": {
+        "num_envs": 8,
+        "num_steps": 128,
+        "batch_size": 256,
+        "update_epochs": 4,
+        "learning_rate": 2.5e-4,
+        "anneal_lr": True,
+        "clip_coef": 0.1,
+        "anneal_clip": True,
+        "ent_coef": 0.01,
+        "vf_coef": 0.5,
+        "frame_stack": 4,
+        "terminal_on_life_loss": True,
+        "total_timesteps": 10_000_000,
+        "eval_every": 250_000,
+        "eval_episodes": 5,
+        "final_eval_episodes": 30,
+        "checkpoint_every": 500_000,
+    },
 }
 """Tuned hyperparameters per environment, applied over :class:`PPOConfig`'s defaults."""
 {%- if cookiecutter.custom_env == "pybullet" %}

@@ -26,7 +26,7 @@ from rlcore._rundir import (
 )
 from rlcore.runs._agents import Agent, Registry
 from rlcore.runs._cli import PRECEDENCE, build_config, train_main
-from rlcore.runs._config import EnvWrapper, RunConfig, config_for_env
+from rlcore.runs._config import EnvWrapper, RunConfig, config_for_env, tuned_for
 from rlcore.runs._config_files import read_config_file, saved_config
 from rlcore.runs._envs import check_device, check_env_id, make_envs, per_sub_env, stateful_wrappers
 from rlcore.runs._evaluate import evaluate_main, evaluate_run
@@ -114,4 +114,5 @@ __all__ = [
     "started_from",
     "stateful_wrappers",
     "train_main",
+    "tuned_for",
 ]

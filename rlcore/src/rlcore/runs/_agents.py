@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from rlcore.runs._config import ConfigT, RunConfig, config_for_env
+from rlcore.runs._config import ConfigT, RunConfig, config_for_env, tuned_for
 from rlcore.runs._evaluations import Policy
 from rlcore.runs._fields import check_names, config_fields
 
@@ -29,7 +29,8 @@ class Agent(Generic[ConfigT]):
         config_type: its config dataclass, a subclass of :class:`RunConfig`.
         train: ``train(config, *, resume=False) -> summary``, the summary of
             :meth:`rlcore.runs.Run.finish`.
-        env_defaults: tuned hyperparameters per env id, applied over the config's defaults.
+        env_defaults: tuned hyperparameters per env id, applied over the config's defaults; a key
+            may be a pattern of ids (``"ALE/*"``, :func:`rlcore.runs.tuned_for`).
         policy: ``policy(config, envs, device) -> (networks, act)``: builds the networks of a
             run of ``config`` for the vector env ``envs`` on ``device`` (``networks``, by the
             names ``train`` registers them under with :meth:`rlcore.runs.Run.start`) and the
@@ -112,6 +113,6 @@ class Registry(Mapping[str, "Agent[Any]"]):
         agent = self[name]
         fields = set(config_fields(agent.config_type))
         project = {k: v for k, v in self.defaults.items() if k in fields}
-        tuned = {**project, **agent.env_defaults.get(env_id, {})}
+        tuned = {**project, **tuned_for(agent.env_defaults, env_id)}
         config: RunConfig = config_for_env(agent.config_type, {env_id: tuned}, env_id, **overrides)
         return config

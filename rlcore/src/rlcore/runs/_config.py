@@ -10,6 +10,7 @@ of one experiment into several configurations (``rlcore summarize``, sweeps).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
@@ -25,8 +26,9 @@ from rlcore.runs._fields import (
     check_fields,
     check_names,
 )
+from rlcore.wrappers.atari import is_atari
 
-__all__ = ["ConfigT", "EnvWrapper", "RunConfig", "config_for_env"]
+__all__ = ["ConfigT", "EnvWrapper", "RunConfig", "config_for_env", "tuned_for"]
 
 ConfigT = TypeVar("ConfigT", bound="RunConfig")
 EnvWrapper: TypeAlias = Callable[[gym.Env[Any, Any]], gym.Env[Any, Any]]
@@ -50,6 +52,10 @@ class RunConfig:
     """Environment steps to train for (summed over the sub-environments)."""
     num_envs: PositiveInt = 1
     """Parallel sub-environments of the training vector env."""
+    max_episode_steps: NonNegativeInt = 0
+    """Cut every episode (training, evaluation) after this many steps, a truncation; 0: the env's own limit."""
+    terminal_on_life_loss: bool = False
+    """Atari games: a lost life ends the training episode (the game goes on; logs count games)."""
     eval_every: NonNegativeInt = 10_000
     """Evaluate every this many environment steps (deterministic policy); 0 turns it off."""
     eval_episodes: PositiveInt = 10
@@ -98,6 +104,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         check_settings(self.device, self.devices, self.strategy)
+        if self.terminal_on_life_loss and not is_atari(self.env_id):
+            raise ValueError(
+                f"terminal_on_life_loss: only Atari games (ALE/<Game>-v5) have lives, got env_id {self.env_id!r}"
+            )
 
     def env_wrappers(self) -> tuple[EnvWrapper, ...]:
         """The wrappers of each sub-env, innermost first; none here, an agent's config adds them.
@@ -119,17 +129,34 @@ class RunConfig:
         return ()
 
 
+def tuned_for(env_defaults: Mapping[str, Mapping[str, Any]], env_id: str) -> Mapping[str, Any]:
+    """The tuned values of ``env_id`` (``[module:]id``) in ``env_defaults``, ``{}`` if none.
+
+    A key is an env id, or a pattern of ids (:mod:`fnmatch`: ``"ALE/*"`` for every Atari game,
+    as rl-baselines3-zoo's ``atari`` entry); the id's own key comes first, then the first pattern
+    that matches it.
+    """
+    name = env_id.split(":", 1)[-1]
+    for key in (env_id, name):
+        if key in env_defaults:
+            return env_defaults[key]
+    for key, values in env_defaults.items():
+        if any(char in key for char in "*?[") and fnmatch.fnmatchcase(name, key):
+            return values
+    return {}
+
+
 def config_for_env(
     config_type: type[ConfigT],
     env_defaults: Mapping[str, Mapping[str, Any]],
     env_id: str,
     **overrides: Any,
 ) -> ConfigT:
-    """The config for ``env_id``: the defaults, then ``env_defaults[env_id]``, then ``overrides``.
+    """The config for ``env_id``: the defaults, then its tuned values (:func:`tuned_for`), then ``overrides``.
 
     Raises:
         TypeError: if an override names no field of ``config_type``.
         ValueError: if a value breaks a field's declared check.
     """
     check_names(config_type, overrides, "config_for_env")
-    return config_type(**{"env_id": env_id, **env_defaults.get(env_id, {}), **overrides})
+    return config_type(**{"env_id": env_id, **tuned_for(env_defaults, env_id), **overrides})

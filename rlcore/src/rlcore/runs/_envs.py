@@ -22,6 +22,7 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics, VectorizeTransfor
 
 from rlcore.nn.image import is_image_space
 from rlcore.runs._config import EnvWrapper, RunConfig
+from rlcore.wrappers import atari
 from rlcore.wrappers.normalize import NormalizeObservation as SingleNormalizeObservation
 from rlcore.wrappers.vector.normalize import NormalizeObservation, NormalizeReward
 
@@ -31,6 +32,7 @@ __all__ = [
     "make_envs",
     "per_sub_env",
     "stateful_wrappers",
+    "sub_env",
     "video_env",
 ]
 
@@ -44,6 +46,11 @@ def check_env_id(env_id: str) -> None:
     """
     if env_id.startswith("rlcore/") and env_id not in gym.registry:
         importlib.import_module("rlcore.envs")
+    if atari.is_atari(env_id):
+        try:
+            atari.register_atari_envs()
+        except ImportError as error:
+            raise ValueError(f"env_id {env_id!r}: {error}") from None
     if ":" in env_id:
         module, env_id = env_id.split(":", 1)
         try:
@@ -140,6 +147,31 @@ def stateful_wrappers(envs: VectorEnv) -> dict[str, Any]:
     return found
 
 
+def sub_env(
+    config: RunConfig,
+) -> tuple[str | gym.envs.registration.EnvSpec, dict[str, Any], list[EnvWrapper]]:
+    """What each sub-env of ``config`` is made from: the id (or spec), ``gym.make``'s arguments, the wrappers.
+
+    An Atari game (:func:`rlcore.wrappers.atari.is_atari`) is made by its spec (an async
+    sub-process imports ``ale_py`` from it), with :data:`~rlcore.wrappers.atari.ENV_KWARGS` and
+    :func:`~rlcore.wrappers.atari.preprocessing` under ``config.env_wrappers()``. With
+    ``config.max_episode_steps``, Gymnasium's ``TimeLimit`` comes last: it counts agent steps.
+    """
+    wrappers = list(config.env_wrappers())
+    if config.max_episode_steps:
+        wrappers.append(
+            functools.partial(single_wrappers.TimeLimit, max_episode_steps=config.max_episode_steps)
+        )
+    if not atari.is_atari(config.env_id):
+        return config.env_id, {}, wrappers
+    check_env_id(config.env_id)
+    return (
+        gym.spec(config.env_id.split(":", 1)[-1]),
+        dict(atari.ENV_KWARGS),
+        [*atari.preprocessing(), *wrappers],
+    )
+
+
 def make_envs(
     config: RunConfig,
     num_envs: int,
@@ -151,7 +183,8 @@ def make_envs(
 ) -> VectorEnv:
     """``num_envs`` copies of ``config.env_id``, autoreset in the same step, wrapped inside out.
 
-    0. ``config.env_wrappers()`` on each sub-env (:meth:`RunConfig.env_wrappers`).
+    0. ``config.env_wrappers()`` on each sub-env (:meth:`RunConfig.env_wrappers`); an Atari
+       game's preprocessing first (:mod:`rlcore.wrappers.atari`).
     1. ``RecordEpisodeStatistics``: ``info["episode"]`` with each finished episode's raw return
        (what :meth:`Run.advance` logs).
     2. ``NormalizeObservation`` (``rlcore.wrappers.vector``) if ``normalize_observation``
@@ -159,19 +192,25 @@ def make_envs(
     3. ``NormalizeReward`` (rewards scaled by the std of the ``gamma``-discounted return) if
        ``normalize_reward``.
 
+    An Atari game's training envs clip their rewards to their sign before step 3, and end an
+    episode at each lost life with ``config.terminal_on_life_loss``
+    (:func:`rlcore.wrappers.atari.training_wrappers`): the logged episodes stay whole games.
+
     With ``evaluation_of`` (the training envs), the envs are for evaluation: stepped in this
     process (``sync``), normalising observations with the training envs' statistics (shared,
     frozen) if the training envs normalise them, and giving the env's own rewards; the
     ``normalize_*`` arguments are then ignored. Otherwise ``config.vector_mode`` picks sync or
     async sub-envs.
     """
+    env_id, env_kwargs, wrappers = sub_env(config)
     envs: VectorEnv = gym.make_vec(
-        config.env_id,
+        env_id,
         num_envs=num_envs,
         vectorization_mode="sync" if evaluation_of is not None else config.vector_mode,
         vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
         # Gymnasium types them as returning a Wrapper; any env is fine (a wrapper may skip).
-        wrappers=cast(Any, list(config.env_wrappers())),
+        wrappers=cast(Any, wrappers),
+        **env_kwargs,
     )
     envs = RecordEpisodeStatistics(envs)
     if evaluation_of is not None:
@@ -191,6 +230,8 @@ def make_envs(
                 "running statistics would turn them into float32 vectors: turn normalize_observation off"
             )
         envs = NormalizeObservation(envs)
+    if atari.is_atari(config.env_id):
+        envs = atari.training_wrappers(envs, terminal_on_life_loss=config.terminal_on_life_loss)
     if normalize_reward:
         envs = NormalizeReward(envs, gamma=gamma)
     return envs
@@ -205,7 +246,8 @@ def video_env(config: RunConfig, statistics_of: VectorEnv) -> gym.Env[Any, Any]:
     Raises:
         ValueError: if the env does not list ``rgb_array`` among its render modes.
     """
-    env: gym.Env[Any, Any] = gym.make(config.env_id, render_mode="rgb_array")
+    env_id, env_kwargs, wrappers = sub_env(config)
+    env: gym.Env[Any, Any] = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
     modes = env.metadata.get("render_modes", [])
     if "rgb_array" not in modes:
         env.close()
@@ -213,7 +255,7 @@ def video_env(config: RunConfig, statistics_of: VectorEnv) -> gym.Env[Any, Any]:
             f"capture_video: {config.env_id!r} cannot render frames: its render modes are {list(modes)}, "
             "expected 'rgb_array' among them"
         )
-    for wrapper in config.env_wrappers():
+    for wrapper in wrappers:
         env = wrapper(env)
     source = stateful_wrappers(statistics_of).get("NormalizeObservation")
     if source is not None:

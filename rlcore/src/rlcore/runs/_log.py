@@ -18,8 +18,20 @@ from typing import Any
 from rlcore._rundir import CONFIG_FILE_COPY
 from rlcore.logging import EVAL_RETURN_KEY, Logger, make_logger
 from rlcore.runs._config import RunConfig
+from rlcore.wrappers.atari import FRAME_SKIP, is_atari
 
-__all__ = ["HPARAM_METRICS", "Stopwatch", "copy_config_file", "open_run_logger", "write_atomically"]
+__all__ = [
+    "FRAMES_KEY",
+    "HPARAM_METRICS",
+    "Stopwatch",
+    "copy_config_file",
+    "frames_count",
+    "open_run_logger",
+    "write_atomically",
+]
+
+#: Emulator frames so far, logged beside the agent steps where a step is several frames (Atari).
+FRAMES_KEY = "time/frames"
 
 #: The metrics TensorBoard's HParams tab shows beside a run's hyperparameters (their last values).
 HPARAM_METRICS = (EVAL_RETURN_KEY, "eval/std_return", "eval/mean_length")
@@ -30,6 +42,11 @@ def copy_config_file(config_file: Path | None, run_dir: Path) -> None:
     copy = run_dir / CONFIG_FILE_COPY
     if config_file is not None and Path(config_file).resolve() != copy.resolve():
         shutil.copyfile(config_file, copy)
+
+
+def frames_count(config: RunConfig, step: int, key: str = FRAMES_KEY) -> dict[str, int]:
+    """``{key: emulator frames in step agent steps}`` for an Atari game (4 frames a step), else ``{}``."""
+    return {key: step * FRAME_SKIP} if is_atari(config.env_id) else {}
 
 
 def open_run_logger(

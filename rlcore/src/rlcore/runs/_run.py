@@ -63,7 +63,7 @@ from rlcore.runs._evaluations import (
     write_final_summary,
 )
 from rlcore.runs._lock import RunDirLock
-from rlcore.runs._log import Stopwatch, copy_config_file, open_run_logger
+from rlcore.runs._log import Stopwatch, copy_config_file, frames_count, open_run_logger
 from rlcore.runs._ranks import (
     UpdateOnRanks,
     decided_by_rank_zero,
@@ -297,6 +297,7 @@ class Run(UpdateOnRanks):
         self.logger.close()
         self._release_lock()
         ids = {"algo": self.algo, "env_id": self.config.env_id, "seed": self.config.seed, "step": self.step}
+        ids.update(frames_count(self.config, self.step, "frames"))
         clocks = {"train_seconds": self.train_seconds, "train_cpu_seconds": self.train_cpu_seconds}
         summary = write_final_summary(self.path, ids, result, clocks, videos)
         self.distributed.broadcast(summary)
@@ -329,10 +330,11 @@ class Run(UpdateOnRanks):
             yield
 
     def log(self, data: LogData, step: int | None = None) -> None:
-        """Write ``data`` at environment step ``step`` (default: the current step); rank 0 only."""
+        """Write ``data`` at environment step ``step`` (default: now) on rank 0; Atari: with ``time/frames``."""
         if not self.distributed.is_main:
             return
-        self.logger.write(data, step=self.step if step is None else step)
+        step = self.step if step is None else step
+        self.logger.write({**data, **frames_count(self.config, step)}, step=step)
 
     def evaluate(self, policy: Policy, episodes: int) -> EvaluationResult:
         """``episodes`` episodes of ``policy`` on the evaluation envs (untimed, seeded by ``seed``)."""
