@@ -8,6 +8,9 @@ Use Gymnasium's own wrappers (``RecordEpisodeStatistics``, ``TimeLimit``, ``Clip
 * :class:`FrameStack`: the last ``num_stack`` observations, each frame stored once.
 * :class:`TrialWrapper`, :class:`TaskOneHot` and the :class:`TaskEnv` protocol: meta-RL and
   multi-task (RL^2 trials of k episodes, one-hot task ids).
+
+:mod:`rlcore.wrappers.atari` holds the Atari pipeline (the ``atari`` extra), which
+:func:`rlcore.runs.make_envs` applies to ALE ids.
 """
 
 from __future__ import annotations
