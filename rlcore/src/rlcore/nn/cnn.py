@@ -78,7 +78,10 @@ class NatureCNN(nn.Module):
             height = (height - kernel) // stride + 1
             width = (width - kernel) // stride + 1
         self.n_flatten = previous * height * width
-        self.convs = nn.Sequential(*layers, nn.Flatten())
+        # Channels-last convolutions (NHWC): on CPU a forward and backward pass take 15-25% less
+        # time than in the default NCHW layout (benchmarks/bench_atari.py); the values are the same
+        # convolutions, and the state dict's shapes are unchanged.
+        self.convs = nn.Sequential(*layers, nn.Flatten()).to(memory_format=torch.channels_last)
         self.fc = layer_init(nn.Linear(self.n_flatten, features_dim))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -94,6 +97,6 @@ class NatureCNN(nn.Module):
                 f"got {tuple(obs.shape)}"
             )
         # The weights' dtype rather than a fixed float32, so that net.double() keeps working.
-        x = obs.to(dtype=self.fc.weight.dtype) / 255.0
+        x = (obs.to(dtype=self.fc.weight.dtype) / 255.0).contiguous(memory_format=torch.channels_last)
         features: torch.Tensor = self.convs(x)
         return torch.relu(self.fc(features))
