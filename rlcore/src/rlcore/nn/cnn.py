@@ -81,7 +81,10 @@ class NatureCNN(nn.Module):
         # Channels-last convolutions (NHWC): on CPU a forward and backward pass take 15-25% less
         # time than in the default NCHW layout (benchmarks/bench_atari.py); the values are the same
         # convolutions, and the state dict's shapes are unchanged.
-        self.convs = nn.Sequential(*layers, nn.Flatten()).to(memory_format=torch.channels_last)
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        for conv in self.convs:
+            if isinstance(conv, nn.Conv2d):
+                conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
         self.fc = layer_init(nn.Linear(self.n_flatten, features_dim))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
