@@ -41,7 +41,7 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -88,6 +88,7 @@ class DQNConfig(runs.RunConfig):
     hidden_sizes: tuple[int, ...] = (64, 64)  # Hidden layers of the Q-network's MLP (vectors).
     frame_stack: runs.PositiveInt = 1  # Observations stacked (rlcore.wrappers.FrameStack); 1: none.
     normalize_observation: bool = False  # Normalise observations by running statistics.
+    log_every: Annotated[int, runs.AtLeast(1), runs.RunSetting] = 1_000  # Steps per train/ row.
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -364,13 +365,17 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
                 run.clip_gradients(model, optimizer, config.max_grad_norm)
                 optimizer.step()
                 losses.append(loss.detach())
-            stats = {
-                "train/td_loss": torch.stack(losses).mean().item(),
-                "train/q_value": q.detach().mean().item(),
-                "train/learning_rate": lr,
-                "train/epsilon": epsilon(run.step),
-            }
-            run.log(stats)
+            # A row for the first round after each multiple of log_every steps, not one per round
+            # (with Atari's train_freq of 4, 2.5M rows in 10M steps); a function of the step
+            # alone, so a resumed run logs the same rows.
+            if run.step // config.log_every > (run.step - config.train_freq) // config.log_every:
+                stats = {
+                    "train/td_loss": torch.stack(losses).mean().item(),
+                    "train/q_value": q.detach().mean().item(),
+                    "train/learning_rate": lr,
+                    "train/epsilon": epsilon(run.step),
+                }
+                run.log(stats)
 
         # ------------------------------------------------------------------ evaluate, checkpoint
         obs = run.after_step(act_greedily, obs)
