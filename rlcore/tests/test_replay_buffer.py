@@ -430,17 +430,38 @@ def test_batch_types_and_tensor_inputs():
     assert batch.observations.device == torch.device("cpu")
 
 
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_one_large_sample_split_is_the_small_samples(n_step):
+    """A round of k updates may gather once: split(sample(k * B)) == k draws of B, same generator."""
+    rng = np.random.default_rng(3)
+    buffer = ReplayBuffer(40, OBS, ACT, num_envs=2, autoreset_mode="SameStep", n_step=n_step, gamma=0.9)
+    for _ in range(25):  # wraps around; SameStep leaves no invalid rows to redraw
+        buffer.add(*_random_step(rng, 2))
+    big = buffer.sample(4 * 7, np.random.default_rng(11))
+    small_generator = np.random.default_rng(11)
+    parts = big.split(7)
+    assert len(parts) == 4
+    for part in parts:
+        expected = buffer.sample(7, small_generator)
+        for name, got, want in zip(ReplayBatch._fields, part, expected, strict=True):
+            torch.testing.assert_close(got, want, rtol=0, atol=0, msg=name)
+    assert [len(p.rewards) for p in big.split(10)] == [10, 10, 8]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=rf"ReplayBatch.split: size must be an int >= 1, got {bad!r}"):
+            big.split(bad)
+
+
 # ---------------------------------------------------------------------------- errors
 def test_sampling_errors():
     buffer = ReplayBuffer(10, OBS, ACT, num_envs=2, autoreset_mode="SameStep")
-    with pytest.raises(
-        ValueError,
-        match=r"batch_size must be an int in \[1, len\(buffer\)\] = \[1, 0\], got 1 \(the buffer is empty",
-    ):
+    with pytest.raises(ValueError, match=r"ReplayBuffer.sample: the buffer is empty: add transitions first"):
         buffer.sample(1)
     buffer.add(*_random_step(np.random.default_rng(0), 2))
-    with pytest.raises(ValueError, match=r"= \[1, 2\], got 3"):
-        buffer.sample(3)
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match=rf"batch_size must be an int >= 1, got {bad!r}"):
+            buffer.sample(bad)
+    # With replacement: more draws than transitions is a valid sample.
+    assert set(buffer.sample_indices(50).tolist()) == {0, 1}
     with pytest.raises(IndexError, match=r"ReplayBuffer.gather: slot 10 is out of range \[0, 10\)"):
         buffer.gather([10])
     with pytest.raises(

@@ -302,14 +302,14 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
 
     while not run.done:
         # ------------------------------------------------------------------ act (epsilon-greedy)
-        random_actions = torch.randint(num_actions, (num_envs,))
         explore = torch.rand(num_envs) < epsilon(run.step)
         if bool(explore.all()):
-            actions = random_actions
+            actions = torch.randint(num_actions, (num_envs,))
         else:
             with torch.inference_mode():
-                greedy = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu()
-            actions = torch.where(explore, random_actions, greedy)
+                actions = q_network(torch.as_tensor(obs, device=device)).argmax(dim=1).cpu()
+            if bool(explore.any()):
+                actions = torch.where(explore, torch.randint(num_actions, (num_envs,)), actions)
         actions_np = actions.numpy()
         next_obs, rewards, terminated, truncated, info = envs.step(actions_np)
         previous_step = run.step
@@ -340,11 +340,16 @@ def train(config: DQNConfig, *, resume: bool = False) -> dict[str, Any]:
             lr = learning_rate(run.step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            # The round's minibatches in one draw (the distribution of one draw per update: nothing
+            # is added in between), and the target network's values of all of them in one forward
+            # pass: it changes between rounds only.
+            size = config.batch_size
+            sampled = buffer.sample(size * config.gradient_steps)
+            with torch.no_grad():
+                next_q_target = torch.split(target_network(sampled.next_observations), size)
             losses = []
-            for _ in range(config.gradient_steps):
-                batch = buffer.sample(config.batch_size)
+            for batch, next_q in zip(sampled.split(size), next_q_target, strict=True):
                 with torch.no_grad():
-                    next_q = target_network(batch.next_observations)
                     if config.double_q:
                         next_actions = q_network(batch.next_observations).argmax(
                             dim=1, keepdim=True

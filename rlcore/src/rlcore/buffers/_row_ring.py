@@ -67,18 +67,12 @@ class RowRing:
         """Slots of ``batch_size`` valid transitions drawn uniformly with replacement (int64 ``(B,)``).
 
         Raises:
-            ValueError: if ``batch_size`` is not an int in ``[1, len(self)]``.
+            ValueError: if ``batch_size`` is not an int >= 1, or the buffer is empty.
         """
-        size = len(self)
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or not 1 <= batch_size <= size
-        ):
-            raise ValueError(
-                f"ReplayBuffer.sample: batch_size must be an int in [1, len(buffer)] = [1, {size}], got {batch_size!r}"
-                + (" (the buffer is empty: add transitions first)" if size == 0 else "")
-            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"ReplayBuffer.sample: batch_size must be an int >= 1, got {batch_size!r}")
+        if len(self) == 0:
+            raise ValueError("ReplayBuffer.sample: the buffer is empty: add transitions first")
         n, alive = self.num_envs, (self.head - self.tail) * self.num_envs
         offset, total = self.tail * n, self.rows * n
         draws = rng.integers(0, alive, size=batch_size)

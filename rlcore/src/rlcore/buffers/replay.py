@@ -75,6 +75,18 @@ class ReplayBatch(NamedTuple):
     truncated: torch.Tensor
     discounts: torch.Tensor
 
+    def split(self, size: int) -> list[ReplayBatch]:
+        """Consecutive batches of ``size`` transitions (views; the last one smaller if ``size`` does not divide ``B``).
+
+        One :meth:`ReplayBuffer.sample` of ``k * size`` transitions split in ``k`` has the
+        distribution of ``k`` samples of ``size``: a round of ``k`` updates gathers once.
+        """
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"ReplayBatch.split: size must be an int >= 1, got {size!r}")
+        return [
+            ReplayBatch(*parts) for parts in zip(*(torch.split(tensor, size) for tensor in self), strict=True)
+        ]
+
 
 class ReplayBuffer:
     r"""Circular replay buffer for ``num_envs`` parallel environments, with n-step and frame-once options.
@@ -290,11 +302,12 @@ class ReplayBuffer:
         """Draw ``batch_size`` transitions uniformly with replacement.
 
         Args:
-            batch_size: number of transitions, at most ``len(self)``.
+            batch_size: number of transitions (any int >= 1: drawn with replacement).
             generator: NumPy generator to draw with (default: the buffer's own, seeded by ``seed``).
 
         Raises:
-            ValueError: if ``batch_size`` is not an int in ``[1, len(self)]``.
+            ValueError: if ``batch_size`` is not an int >= 1 (more than ``len(self)`` is fine: with
+                replacement), or the buffer is empty.
         """
         return self._gather(self.sample_indices(batch_size, generator))
 
