@@ -5,13 +5,13 @@ folder, imports their agents, and trains them side by side with SB3 on this mach
 torch thread, alternating which goes first from seed to seed so that drift in the machine's load
 hits both alike. Prints Markdown tables:
 
-* PPO on CartPole-v1 (5 seeds, 100k steps) and DQN on CartPole-v1 (3 seeds, 100k steps), with
+* PPO on CartPole-v1 (12 seeds, 100k steps) and DQN on CartPole-v1 (3 seeds, 100k steps), with
   the rl-baselines3-zoo hyperparameters for both: the env steps and the wall-clock seconds until
   the mean return of a deterministic evaluation over 10 episodes first reaches 475, the
   training throughput (env steps/s), and the final evaluation's return;
-* PPO on Pendulum-v1 (3 seeds, 200k steps) against SB3 PPO with the zoo's Pendulum settings
-  (which use gSDE; the template's agent uses normalisation instead): the final return and the
-  first step at which the evaluation reaches -250.
+* PPO on Pendulum-v1 (10 seeds, 200k steps) against SB3 PPO with the zoo's Pendulum settings
+  (which use gSDE; the template's agent has a state-independent Gaussian policy and normalises
+  the rewards): the final return and the first step at which the evaluation reaches -250.
 
 Both sides are evaluated the same way, with the same function (``rlcore.evaluation.evaluate``
 on a fresh ``gym.make_vec`` of 10 envs, seeded with the run's seed), at the same steps: every
@@ -24,9 +24,9 @@ measure. Each side is warmed up once before timing (imports, lazy initialisation
 pays the one-time cost of importing torch's compiler stack. Every cell reads "template / SB3";
 the last row is the ratio of the medians.
 
-    python benchmarks/bench_agents.py                 # about 20 minutes on 2 cores
+    python benchmarks/bench_agents.py                 # about 50 minutes on 2 cores
     python benchmarks/bench_agents.py --only dqn      # ppo | dqn | pendulum
-    python benchmarks/bench_agents.py --only ppo --seeds 12   # more seeds for a steadier median
+    python benchmarks/bench_agents.py --only ppo --seeds 5    # fewer seeds, a rougher median
     python benchmarks/bench_agents.py --quick         # a smoke run of a minute or two
 """
 
@@ -436,7 +436,7 @@ class Race:
 
 RACES = {
     "ppo": Race(
-        "PPO on CartPole-v1", "ppo", sb3_ppo_cartpole, "CartPole-v1", 8, 5, 100_000, 2_560, SOLVED, 10_240
+        "PPO on CartPole-v1", "ppo", sb3_ppo_cartpole, "CartPole-v1", 8, 12, 100_000, 2_560, SOLVED, 10_240
     ),
     "dqn": Race(
         "DQN on CartPole-v1", "dqn", sb3_dqn_cartpole, "CartPole-v1", 1, 3, 100_000, 2_560, SOLVED, 10_240
@@ -447,7 +447,7 @@ RACES = {
         sb3_ppo_pendulum,
         "Pendulum-v1",
         4,
-        3,
+        10,
         200_000,
         10_240,
         PENDULUM_TARGET,
@@ -464,7 +464,7 @@ def main() -> int:
         "--seeds",
         type=int,
         default=None,
-        help="seeds per race (default: 5 for PPO on CartPole, 3 for the others)",
+        help="seeds per race (default: 12 for PPO on CartPole, 3 for DQN, 10 for Pendulum)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)

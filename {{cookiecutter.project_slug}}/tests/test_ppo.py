@@ -61,11 +61,11 @@ def test_evaluate_reloads_the_network_and_the_observation_statistics(tmp_path: P
         "Pendulum-v1",
         total_timesteps=2_048,
         num_steps=256,
+        normalize_observation=True,
         eval_every=0,
         run_dir=str(tmp_path / "run"),
         **{**QUIET, "final_eval_episodes": 2},
     )
-    assert config.normalize_observation
     summary = train(config)
     report = evaluate_run(Registry(AGENT), tmp_path / "run")
     assert report["episode_returns"] == summary["episode_returns"]
