@@ -86,7 +86,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType, ModuleType
@@ -103,6 +103,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecFrameStack
 import rlcore.runs
 from rlcore.evaluation import evaluate
 from rlcore.logging import EVAL_RETURN_KEY, PROGRESS_FILENAME, STEP_KEY, read_csv_log
+from rlcore.runs._log import Stopwatch as Clock  # the training clocks of rlcore's Run, paused for evaluations
 from rlcore.wrappers import atari
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -259,26 +260,6 @@ class Pacer:
         if following >= self.settings.total or evaluation_due(following, self.settings):
             ahead += self.side["eval_seconds"] or 0.0
         return time.perf_counter() + ahead > self.deadline
-
-
-class Clock:
-    """Seconds of ``clock`` since it was made, plus ``before``, minus the spans spent paused."""
-
-    def __init__(self, clock: Callable[[], float], before: float = 0.0) -> None:
-        self._clock = clock
-        self._origin = clock() - before
-
-    @property
-    def seconds(self) -> float:
-        return self._clock() - self._origin
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        start = self._clock()
-        try:
-            yield
-        finally:
-            self._origin += self._clock() - start
 
 
 # ---------------------------------------------------------------------------- what both sides share
