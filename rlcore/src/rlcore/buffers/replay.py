@@ -22,7 +22,7 @@ samples them uniformly into a :class:`ReplayBatch` of torch tensors.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from rlcore._autoreset import AutoresetTracker
+from rlcore.buffers._batches import ReplayBatch
 from rlcore.buffers._common import (
     FieldChecker,
     check_positive_int,
@@ -49,43 +50,6 @@ from rlcore.buffers._row_ring import RowRing
 from rlcore.returns import n_step_returns
 
 __all__ = ["ReplayBatch", "ReplayBuffer"]
-
-
-class ReplayBatch(NamedTuple):
-    """A batch of ``B`` transitions sampled from a :class:`ReplayBuffer` (torch tensors on its device).
-
-    Attributes:
-        observations: ``(B, *obs_shape)``, the observation space's dtype.
-        actions: ``(B, *action_shape)``, the action space's dtype.
-        next_observations: ``(B, *obs_shape)``: the observation after the last step of the
-            transition (``n_step`` steps, fewer at an episode end); the real final observation
-            when that step ended the episode.
-        rewards: ``(B,)`` float32: :math:`r_t`, or :math:`\\sum_{j<m} \\gamma^j r_{t+j}` with n-step.
-        terminated: ``(B,)`` bool: the last step reached a terminal state; the only flag that
-            masks bootstrapping.
-        truncated: ``(B,)`` bool: the last step was truncated (for logging; it bootstraps).
-        discounts: ``(B,)`` float32: :math:`\\gamma^m`, the discount of the bootstrap value.
-    """
-
-    observations: torch.Tensor
-    actions: torch.Tensor
-    next_observations: torch.Tensor
-    rewards: torch.Tensor
-    terminated: torch.Tensor
-    truncated: torch.Tensor
-    discounts: torch.Tensor
-
-    def split(self, size: int) -> list[ReplayBatch]:
-        """Consecutive batches of ``size`` transitions (views; the last one smaller if ``size`` does not divide ``B``).
-
-        One :meth:`ReplayBuffer.sample` of ``k * size`` transitions split in ``k`` has the
-        distribution of ``k`` samples of ``size``: a round of ``k`` updates gathers once.
-        """
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"ReplayBatch.split: size must be an int >= 1, got {size!r}")
-        return [
-            ReplayBatch(*parts) for parts in zip(*(torch.split(tensor, size) for tensor in self), strict=True)
-        ]
 
 
 class ReplayBuffer:

@@ -21,7 +21,7 @@ env's autoreset mode:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from rlcore._autoreset import AutoresetTracker
+from rlcore.buffers._batches import RolloutBatch
 from rlcore.buffers._common import (
     FieldChecker,
     check_positive_int,
@@ -43,26 +44,6 @@ from rlcore.buffers._common import (
 from rlcore.returns import gae
 
 __all__ = ["RolloutBatch", "RolloutBuffer"]
-
-
-class RolloutBatch(NamedTuple):
-    """A minibatch of ``B`` transitions from a :class:`RolloutBuffer` (torch tensors on its device).
-
-    Attributes:
-        observations: ``(B, *obs_shape)``, the observation space's dtype.
-        actions: ``(B, *action_shape)``, the action space's dtype.
-        log_probs: ``(B,)`` float32, log-probabilities of the actions under the rollout policy.
-        values: ``(B,)`` float32, :math:`v(s_t)` at rollout time.
-        advantages: ``(B,)`` float32, GAE advantages (normalised if asked).
-        returns: ``(B,)`` float32, ``advantages + values`` (the TD(λ) returns, never normalised).
-    """
-
-    observations: torch.Tensor
-    actions: torch.Tensor
-    log_probs: torch.Tensor
-    values: torch.Tensor
-    advantages: torch.Tensor
-    returns: torch.Tensor
 
 
 class RolloutBuffer:
