@@ -27,6 +27,7 @@ the last row is the ratio of the medians.
     python benchmarks/bench_agents.py                 # about 50 minutes on 2 cores
     python benchmarks/bench_agents.py --only dqn      # ppo | dqn | pendulum
     python benchmarks/bench_agents.py --only ppo --seeds 5    # fewer seeds, a rougher median
+    python benchmarks/bench_agents.py --only ppo --first-seed 12  # seeds 12-23 instead of 0-11
     python benchmarks/bench_agents.py --quick         # a smoke run of a minute or two
 """
 
@@ -466,6 +467,7 @@ def main() -> int:
         default=None,
         help="seeds per race (default: 12 for PPO on CartPole, 3 for DQN, 10 for Pendulum)",
     )
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed of each race (default 0)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     races = [RACES[args.only]] if args.only else list(RACES.values())
@@ -475,7 +477,8 @@ def main() -> int:
         agents = {name: bake(name, workdir / "bake") for name in sorted({race.agent for race in races})}
         warm_up(agents.get("ppo"), agents.get("dqn"), workdir)
         for race in races:
-            seeds = [0] if args.quick else list(range(args.seeds or race.seeds))
+            count = 1 if args.quick else args.seeds or race.seeds
+            seeds = list(range(args.first_seed, args.first_seed + count))
             steps = race.quick_steps if args.quick else race.steps
             table = run_race(race, agents[race.agent], seeds, steps, workdir)
             print(table, flush=True)
