@@ -48,15 +48,15 @@ kept: a side then redoes the steps since its last save, at most ``--save-every``
   states (action sampling, minibatch shuffling) are reseeded from the seed and the step, not
   continued; the rollout buffer is empty at every boundary anyway.
 
-Cost on 2 cores: about 180 to 220 env steps per CPU second on each side (the quick runs on a
-loaded 2-core machine), so some 1.3 to 1.6 CPU hours a side and about 3 in all (wall time about
-the same: one process, one thread, one side at a time), plus the evaluations: a few minutes a
-side for Pong; a Breakout policy that never presses FIRE may play each evaluation game to the
-108,000-frame cap (27,000 steps). That is six or seven invocations of 30 minutes, more under
-load. The state lives in ``--workdir`` (default ``benchmarks/.atari-learning/<Game>``, to be
-ignored by git): the baked project (baked once, at the first invocation, so a resume trains the
-same code), the template's run directory (``template-run/``), SB3's latest zip (``sb3/``) and
-``progress.json`` (the settings, the steps, the clocks, the evaluations of both sides).
+Cost on 2 cores (Pong, 2026-12-07/08): 1.14 training CPU hours for the template and 1.32 for
+SB3 (about 245 and 210 env steps per CPU second), 2.5 in all (wall time a little more: one
+process, one thread, one side at a time), plus the evaluations: about a minute a side for Pong;
+a Breakout policy that never presses FIRE may play each evaluation game to the 108,000-frame cap
+(27,000 steps). That is six invocations of 30 minutes, more under load. The state lives in
+``--workdir`` (default ``benchmarks/.atari-learning/<Game>``, to be ignored by git): the baked
+project (baked once, at the first invocation, so a resume trains the same code), the template's
+run directory (``template-run/``), SB3's latest zip (``sb3/``) and ``progress.json`` (the
+settings, the steps, the clocks, the evaluations of both sides).
 ``--fresh`` deletes it and starts over.
 
     python benchmarks/bench_atari_learning.py                    # Pong: 30 minutes of work, then again
