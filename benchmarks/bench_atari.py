@@ -505,7 +505,11 @@ def run_sb3(
 ) -> Window:
     """Train SB3's agent for ``total`` env steps (``model.learn`` only); the window starts at ``start_step``."""
     env = sb3_vec_env(env_id, PPO_ENVS if algo == "ppo" else 1)
-    model = sb3_model(algo, env, start_step, seed)
+    return sb3_learn_window(sb3_model(algo, env, start_step, seed), total, start_step, probe)
+
+
+def sb3_learn_window(model: Any, total: int, start_step: int, probe: Probe | None) -> Window:
+    """``model.learn(total)`` timed from ``start_step`` on (``probe``: by category); closes its env."""
     clock = Clock(start_step, probe)
     with contextlib.ExitStack() as stack:
         if probe is not None:

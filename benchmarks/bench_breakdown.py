@@ -100,14 +100,13 @@ import bench_agents  # the template baking, the report's header, ratios, SB3's z
 from bench_atari import (
     ACT,
     CATEGORIES,
-    ENV,
     OTHER,
     Clock,
     Probe,
-    SB3Clock,
     Window,
     cprofile_table,
     cpu_ms,
+    sb3_learn_window,
     template_clock,
 )
 
@@ -208,18 +207,7 @@ def sb3_model(algo: str, seed: int) -> Any:
 def run_sb3(algo: str, total: int, start_step: int, probe: Probe | None = None, seed: int = 0) -> Window:
     """Train SB3's agent for ``total`` env steps (``model.learn`` only); the window from ``start_step``."""
     with validate_distributions(SB3_VALIDATE):
-        model = sb3_model(algo, seed)
-        clock = Clock(start_step, probe)
-        with contextlib.ExitStack() as stack:
-            if probe is not None:
-                stack.enter_context(probe.installed("sb3"))
-                model.env.step = probe.wrap(ENV, model.env.step)
-            model.learn(total, callback=SB3Clock(clock))
-            clock.stop(model.num_timesteps)
-        model.env.close()
-    del model
-    gc.collect()
-    return clock.window()
+        return sb3_learn_window(sb3_model(algo, seed), total, start_step, probe)
 
 
 @dataclass
